@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: MIT
+/// @file divergences.hpp
+/// @brief Velocity fields of Wasserstein-2 gradient flows of KDE divergences: f-divergences
+///        (KL both ways, chi^2 both ways, Jensen-Shannon, Hellinger, alpha), MMD, mixtures, and
+///        the drifting field of Deng et al. (2026).
+#pragma once
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "error.hpp"
+#include "evaluators/exact.hpp"
+#include "kernels.hpp"
+#include "particles.hpp"
+
+namespace gfd {
+
+/// What a velocity field sees at one evaluation: particles x (d x N, the cloud q), weighted
+/// targets y (d x M, the cloud p), the kernel, the evaluator and the bandwidth, and the flow
+/// time t (for time-dependent mixtures). Views only: the flow owns the data.
+template <class Scalar, int Dim, Kernel K, Evaluator E>
+struct flow_problem {
+  using scalar_type = Scalar;
+  static constexpr int dim_at_compile_time = Dim;
+  Eigen::Ref<const positions<Scalar, Dim>> particles;
+  Eigen::Ref<const positions<Scalar, Dim>> targets;
+  Eigen::Ref<const vector<Scalar>> target_log_weights;  ///< normalised log-weights of targets
+  const K& kernel;
+  const E& evaluator;
+  Scalar h;
+  double time = 0;
+};
+
+/// Per-particle KDE statistics under p (targets) and q (particles, self included), with one
+/// kernel and bandwidth for both, so the normaliser h^d Z_d is dropped from both log sums and
+/// cancels in every ratio q/p.
+template <class Scalar, int Dim = Eigen::Dynamic>
+struct local_fields {
+  vector<Scalar> log_p, log_q;          ///< log sum_j w_j k_h(x_i - y_j), log (1/N) sum_j k_h(x_i - x_j)
+  positions<Scalar, Dim> field_p, field_q;  ///< scores s_p, s_q (or mean shifts, see `kind`)
+  field_kind kind = field_kind::score;
+};
+
+/// Computes the local fields of a problem: two evaluator passes, O(N (M + N) d).
+template <class Problem>
+auto compute_local_fields(const Problem& pb, field_kind kind = field_kind::score) {
+  using Scalar = typename Problem::scalar_type;
+  constexpr int Dim = Problem::dim_at_compile_time;
+  local_fields<Scalar, Dim> f;
+  f.kind = kind;
+  kernel_sums<Scalar, Dim> s;
+  const sum_options opt{.field = kind, .exclude_self = false};
+  pb.evaluator.sums(pb.particles, pb.targets, pb.target_log_weights, pb.kernel, pb.h, opt, s);
+  f.log_p = std::move(s.log_sum);
+  f.field_p = std::move(s.field);
+  const vector<Scalar> uniform =
+      vector<Scalar>::Constant(pb.particles.cols(), -std::log(Scalar(pb.particles.cols())));
+  pb.evaluator.sums(pb.particles, pb.particles, uniform, pb.kernel, pb.h, opt, s);
+  f.log_q = std::move(s.log_sum);
+  f.field_q = std::move(s.field);
+  return f;
+}
+
+/// How density ratios r = q/p are kept finite (DESIGN 1.2). r is evaluated as
+/// exp(clamp(log q - log p, -max_log_ratio, +max_log_ratio)), so with the default 10 every
+/// ratio lies in [4.5e-5, 2.2e4]. Where both densities are exactly zero (outside a compact
+/// kernel's support) the ratio is taken as 1. With `normalise`, the per-particle weights
+/// phi(r_i) are divided by their mean over the particles: a uniform rescaling of time at each
+/// step that leaves the paths of the flow unchanged and removes its stiffness.
+struct ratio_policy {
+  double max_log_ratio = 10.0;
+  bool normalise = false;
+};
+
+namespace detail {
+template <class Scalar>
+double clamped_log_ratio(Scalar log_q, Scalar log_p, double bound) {
+  const double lq = static_cast<double>(log_q), lp = static_cast<double>(log_p);
+  if (std::isinf(lq) && std::isinf(lp)) return 0.0;  // 0/0 outside every support: no preference
+  const double lr = lq - lp;                          // +-inf when one side is zero: clamped
+  return std::clamp(lr, -bound, bound);
+}
+}  // namespace detail
+
+/// A velocity field that is a function of the local fields alone. D provides
+///
+/// | expression                          | semantics                                          |
+/// |-------------------------------------|----------------------------------------------------|
+/// | `d.field()`                         | the field_kind it needs (score for all but drifting) |
+/// | `d.add_velocity(f, t, scale, v)`    | v += scale * velocity at every particle             |
+/// | `d.estimate(f, t)`                  | an estimate of the divergence on these particles    |
+template <class D>
+concept LocalDivergence = requires(const D d, const local_fields<double>& f, double t,
+                                   positions<double>& v) {
+  { d.field() } -> std::convertible_to<field_kind>;
+  d.add_velocity(f, t, 1.0, v);
+  { d.estimate(f, t) } -> std::convertible_to<double>;
+};
+
+/// Any velocity field the flow can follow: `d.velocity(problem, v, want_estimate)` writes the
+/// velocity (d x N) of every particle into v and returns an estimate of the divergence (NaN when
+/// not wanted). Local divergences get it from local_velocity().
+template <class D, class Problem>
+concept Divergence = requires(const D d, const Problem& pb,
+                              positions<typename Problem::scalar_type, Problem::dim_at_compile_time>& v) {
+  { d.velocity(pb, v, true) } -> std::convertible_to<double>;
+};
+
+/// velocity() of a local divergence: two evaluator passes then add_velocity.
+template <LocalDivergence D, class Problem, class V>
+double local_velocity(const D& d, const Problem& pb, V& v, bool want_estimate) {
+  const auto f = compute_local_fields(pb, d.field());
+  v.setZero(pb.particles.rows(), pb.particles.cols());
+  d.add_velocity(f, pb.time, 1.0, v);
+  return want_estimate ? d.estimate(f, pb.time) : std::numeric_limits<double>::quiet_NaN();
+}
+
+/// The f-divergence D_f(q||p) = integral of p f(q/p), given by f'' alone (DESIGN 1.2): the
+/// W2 flow velocity is v = phi(r) (s_p - s_q) with phi(r) = r f''(r), r = q/p. Its value is
+/// estimated on the particles (samples of q) as mean_i f(r_i) / r_i, with f the closed form when
+/// given, else f(r) = integral_1^r (r - s) f''(s) ds by quadrature (the normalisation
+/// f(1) = f'(1) = 0 does not change D_f between probability densities).
+///
+/// Cost per call beyond the two kernel passes: O(N) evaluations of f''. Thread-safety: const.
+class f_divergence {
+public:
+  using function = std::function<double(double)>;
+
+  /// @param name       shown in reports
+  /// @param f2         f''(r) for r > 0; must be >= 0 (f convex)
+  /// @param f          f(r) in closed form (optional; else by quadrature of f2)
+  f_divergence(std::string name, function f2, function f = {}, ratio_policy ratio = {})
+      : name_(std::move(name)), f2_(std::move(f2)), f_(std::move(f)), ratio_(ratio) {
+    if (!f2_) detail::fail("gfd::f_divergence", "f'' is empty for '", name_, "'");
+    detail::require_positive("gfd::f_divergence", "ratio_policy.max_log_ratio", ratio_.max_log_ratio);
+  }
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] field_kind field() const noexcept { return field_kind::score; }
+  [[nodiscard]] const ratio_policy& ratio() const noexcept { return ratio_; }
+  f_divergence& set_ratio(ratio_policy r) {
+    detail::require_positive("gfd::f_divergence::set_ratio", "max_log_ratio", r.max_log_ratio);
+    ratio_ = r;
+    return *this;
+  }
+
+  /// phi(r) = r f''(r), the weight of s_p - s_q.
+  [[nodiscard]] double weight(double r) const { return r * f2_(r); }
+  /// f(r), closed form or quadrature.
+  [[nodiscard]] double f(double r) const { return f_ ? f_(r) : f_by_quadrature(r); }
+
+  /// Per-particle weights phi(r_i) under the ratio policy.
+  template <class Scalar, int Dim>
+  [[nodiscard]] Eigen::VectorXd weights(const local_fields<Scalar, Dim>& lf) const {
+    const Eigen::Index n = lf.log_p.size();
+    Eigen::VectorXd w(n);
+    for (Eigen::Index i = 0; i < n; ++i)
+      w(i) = weight(std::exp(detail::clamped_log_ratio(lf.log_q(i), lf.log_p(i), ratio_.max_log_ratio)));
+    if (ratio_.normalise) {
+      const double mean = w.mean();
+      if (mean > 0) w /= mean;
+    }
+    return w;
+  }
+
+  template <class Scalar, int Dim, class V>
+  void add_velocity(const local_fields<Scalar, Dim>& lf, double, double scale, V& v) const {
+    const Eigen::VectorXd w = weights(lf) * scale;
+    v += (lf.field_p - lf.field_q) * w.cast<Scalar>().asDiagonal();
+  }
+
+  template <class Scalar, int Dim>
+  [[nodiscard]] double estimate(const local_fields<Scalar, Dim>& lf, double) const {
+    double sum = 0;
+    for (Eigen::Index i = 0; i < lf.log_p.size(); ++i) {
+      const double lr = detail::clamped_log_ratio(lf.log_q(i), lf.log_p(i), ratio_.max_log_ratio);
+      sum += f(std::exp(lr)) * std::exp(-lr);
+    }
+    return sum / static_cast<double>(lf.log_p.size());
+  }
+
+  template <class Problem, class V>
+  double velocity(const Problem& pb, V& v, bool want_estimate) const {
+    return local_velocity(*this, pb, v, want_estimate);
+  }
+
+private:
+  // f(r) = int_1^r (r - s) f''(s) ds = int_0^{log r} (r - e^u) f''(e^u) e^u du, Simpson in u.
+  double f_by_quadrature(double r) const {
+    if (r == 1.0) return 0.0;
+    const double b = std::log(r);
+    const int n = 256;
+    const double hu = b / n;
+    double sum = 0;
+    for (int k = 0; k <= n; ++k) {
+      const double u = k * hu, s = std::exp(u);
+      const double g = (r - s) * f2_(s) * s;
+      sum += g * (k == 0 || k == n ? 1.0 : (k % 2 ? 4.0 : 2.0));
+    }
+    return sum * hu / 3.0;
+  }
+
+  std::string name_;
+  function f2_, f_;
+  ratio_policy ratio_;
+};
+
+/// KL(q||p) = int q log(q/p) ("forward" KL of the drifting literature): v = s_p - s_q.
+inline f_divergence kl(ratio_policy r = {}) {
+  return {"kl", [](double x) { return 1.0 / x; }, [](double x) { return x * std::log(x); }, r};
+}
+/// KL(p||q) = int p log(p/q) (mass-covering): v = (p/q)(s_p - s_q).
+inline f_divergence reverse_kl(ratio_policy r = {}) {
+  return {"reverse-kl", [](double x) { return 1.0 / (x * x); }, [](double x) { return -std::log(x); }, r};
+}
+/// chi^2(q||p) = int q^2/p - 1 (zero-forcing): v = 2 (q/p)(s_p - s_q).
+inline f_divergence chi2(ratio_policy r = {}) {
+  return {"chi2", [](double) { return 2.0; }, [](double x) { return (x - 1) * (x - 1); }, r};
+}
+/// chi^2(p||q) = int p^2/q - 1: f(r) = 1/r - 1, v = 2 (p/q)^2 (s_p - s_q).
+inline f_divergence reverse_chi2(ratio_policy r = {}) {
+  return {"chi2-reverse", [](double x) { return 2.0 / (x * x * x); },
+          [](double x) { return 1.0 / x - 1.0; }, r};
+}
+/// Jensen-Shannon JS = (KL(q||m) + KL(p||m)) / 2, m = (p + q)/2:
+/// f(r) = (r log r - (1 + r) log((1 + r)/2)) / 2, phi(r) = 1 / (2 (1 + r)).
+inline f_divergence jensen_shannon(ratio_policy r = {}) {
+  return {"js", [](double x) { return 0.5 / (x * (1 + x)); },
+          [](double x) { return 0.5 * (x * std::log(x) - (1 + x) * std::log(0.5 * (1 + x))); }, r};
+}
+/// Squared Hellinger H^2 = int (sqrt q - sqrt p)^2: f(r) = (sqrt r - 1)^2, phi(r) = r^{-1/2} / 2.
+inline f_divergence squared_hellinger(ratio_policy r = {}) {
+  return {"hellinger", [](double x) { return 0.5 * std::pow(x, -1.5); },
+          [](double x) { return (std::sqrt(x) - 1) * (std::sqrt(x) - 1); }, r};
+}
+/// Amari alpha-divergence: f(r) = (r^a - a r - (1 - a)) / (a (a - 1)), f'' = r^{a-2},
+/// phi(r) = r^{a-1}. a -> 1 is KL(q||p), a -> 0 is KL(p||q), a = 2 is chi^2(q||p) / 2.
+/// @throws gfd::invalid_argument if alpha is not finite.
+inline f_divergence alpha_divergence(double alpha, ratio_policy r = {}) {
+  if (!std::isfinite(alpha)) detail::fail("gfd::alpha_divergence", "alpha must be finite, got ", alpha);
+  f_divergence::function f;
+  if (alpha == 1.0)
+    f = [](double x) { return x * std::log(x) - x + 1; };
+  else if (alpha == 0.0)
+    f = [](double x) { return -std::log(x) + x - 1; };
+  else
+    f = [alpha](double x) { return (std::pow(x, alpha) - alpha * x - (1 - alpha)) / (alpha * (alpha - 1)); };
+  return {"alpha(" + std::to_string(alpha) + ")", [alpha](double x) { return std::pow(x, alpha - 2); },
+          std::move(f), r};
+}
+
+/// MMD^2_k(q, p) with the (unnormalised, k(0) = 1) kernel of the flow:
+/// v(x) = 2 (grad p~(x) - grad q~(x)), p~ = sum_j w_j k_h(x - y_j), q~ = (1/N) sum_j k_h(x - x_j)
+/// (DESIGN 1.2). Scale: v_i = -N * d MMD^2 / d x_i (the derivative of the V-statistic with
+/// respect to particle i). The estimate is mean_i q~(x_i) - 2 mean_i p~(x_i), i.e. MMD^2 minus
+/// the constant target term E_p p~ (it is monitored for its decrease). No ratios: far from the
+/// targets p~ underflows and the flow stops there (a known weakness of MMD flows).
+struct mmd {
+  [[nodiscard]] field_kind field() const noexcept { return field_kind::score; }
+  [[nodiscard]] std::string name() const { return "mmd"; }
+
+  template <class Scalar, int Dim, class V>
+  void add_velocity(const local_fields<Scalar, Dim>& lf, double, double scale, V& v) const {
+    const vector<Scalar> gp = (Scalar(2 * scale) * lf.log_p.array().exp()).matrix();
+    const vector<Scalar> gq = (Scalar(2 * scale) * lf.log_q.array().exp()).matrix();
+    v += lf.field_p * gp.asDiagonal();
+    v -= lf.field_q * gq.asDiagonal();
+  }
+  template <class Scalar, int Dim>
+  [[nodiscard]] double estimate(const local_fields<Scalar, Dim>& lf, double) const {
+    return static_cast<double>(lf.log_q.array().exp().mean() - 2 * lf.log_p.array().exp().mean());
+  }
+  template <class Problem, class V>
+  double velocity(const Problem& pb, V& v, bool want_estimate) const {
+    return local_velocity(*this, pb, v, want_estimate);
+  }
+};
+
+/// A weighted sum a(t) A + b(t) B of two local divergences (which must use the same field
+/// kind): the velocity and the estimate are the same weighted sums. Nest for more terms.
+/// The paper's mixture is mixture(reverse_kl(), chi2(), a, b): KL(p||q) pulls particles into
+/// modes they miss, chi^2(q||p) expels them from between modes (DESIGN 1.2).
+template <LocalDivergence A, LocalDivergence B>
+class mixture {
+public:
+  using schedule = std::function<double(double)>;
+  mixture(A a, B b, double wa, double wb)
+      : mixture(std::move(a), std::move(b), constant(wa), constant(wb)) {}
+  /// Time-dependent weights wa(t), wb(t).
+  mixture(A a, B b, schedule wa, schedule wb)
+      : a_(std::move(a)), b_(std::move(b)), wa_(std::move(wa)), wb_(std::move(wb)) {
+    if (!wa_ || !wb_) detail::fail("gfd::mixture", "empty weight schedule");
+    if (a_.field() != b_.field()) detail::fail("gfd::mixture", "components need different fields");
+  }
+  [[nodiscard]] field_kind field() const { return a_.field(); }
+  [[nodiscard]] std::string name() const { return "mixture"; }
+  [[nodiscard]] std::pair<double, double> weights_at(double t) const { return {wa_(t), wb_(t)}; }
+
+  template <class Scalar, int Dim, class V>
+  void add_velocity(const local_fields<Scalar, Dim>& lf, double t, double scale, V& v) const {
+    a_.add_velocity(lf, t, scale * wa_(t), v);
+    b_.add_velocity(lf, t, scale * wb_(t), v);
+  }
+  template <class Scalar, int Dim>
+  [[nodiscard]] double estimate(const local_fields<Scalar, Dim>& lf, double t) const {
+    return wa_(t) * a_.estimate(lf, t) + wb_(t) * b_.estimate(lf, t);
+  }
+  template <class Problem, class V>
+  double velocity(const Problem& pb, V& v, bool want_estimate) const {
+    return local_velocity(*this, pb, v, want_estimate);
+  }
+
+private:
+  static schedule constant(double w) {
+    if (!std::isfinite(w)) detail::fail("gfd::mixture", "weight must be finite, got ", w);
+    return [w](double) { return w; };
+  }
+  A a_;
+  B b_;
+  schedule wa_, wb_;
+};
+
+static_assert(LocalDivergence<f_divergence> && LocalDivergence<mmd> &&
+              LocalDivergence<mixture<f_divergence, f_divergence>>);
+
+/// Options of the drifting field (Deng et al. 2026, Sec. 3 and Alg. 2).
+struct drifting_options {
+  /// How kernel weights are normalised.
+  enum class normalisation {
+    /// softmax over the targets for V+ and over the particles for V- separately:
+    /// V = m_p(x) - m_q(x). With a Gaussian kernel and no self-mask V = h^2 (s_p - s_q).
+    per_side,
+    /// Alg. 2 ("mutual softmax"): logits over targets and particles jointly, A =
+    /// sqrt(softmax over columns * softmax over rows), W+ = A+ * sum A-, W- = A- * sum A+,
+    /// V = W+ y+ - W- y-.
+    joint,
+  };
+  normalisation norm = normalisation::per_side;
+  /// A particle does not repel itself (Deng et al.: distance to self set to +inf).
+  bool self_mask = false;
+  /// Kernel-gradient drifting: weight grad_x log k instead of (y - x); then V = s_p - s_q for
+  /// every kernel (per_side). Default false: the mean-shift form of the paper.
+  bool kernel_gradient = false;
+  /// Temperatures tau; each gives a field with bandwidth tau (times the mean distance when
+  /// `normalise_distances`). Empty: one field with the flow's bandwidth.
+  std::vector<double> temperatures{};
+  /// Divide distances by their mean over all particle-target and particle-particle pairs
+  /// (the paper's feature normalisation), so temperatures are relative.
+  bool normalise_distances = false;
+  /// Divide each temperature's field by its RMS sqrt(mean over particles and coordinates of V^2)
+  /// before summing (the paper's drift normalisation), then restore the data scale
+  /// (mean distance / sqrt(d) when normalise_distances, else 1).
+  bool normalise_each = false;
+};
+
+/// The paper's practical settings: joint normalisation, self-mask, temperatures 0.02, 0.05, 0.2
+/// on distances divided by their mean, each field divided by its RMS. Use with the Laplacian
+/// kernel exp(-|u| / tau) for the paper's field.
+inline drifting_options deng_drifting_options() {
+  drifting_options o;
+  o.norm = drifting_options::normalisation::joint;
+  o.self_mask = true;
+  o.temperatures = {0.02, 0.05, 0.2};
+  o.normalise_distances = true;
+  o.normalise_each = true;
+  return o;
+}
+
+/// The drifting field V(x) = V+(x) - V-(x) of Deng et al. (2026): mean-shift attraction to the
+/// targets minus mean-shift repulsion from the particles, with the kernel of the flow.
+///
+/// field() returns V itself. As a velocity of the flow it is divided by h^2 (the flow's
+/// bandwidth), so that an Euler step of size dt h^2 (the flow's default time unit) moves
+/// particles by dt V: with a Gaussian kernel and per-side normalisation this *is* the
+/// KL(q||p) flow, V = h^2 (s_p - s_q) (DESIGN 1.3). With kernel_gradient, V = s_p - s_q is
+/// already a velocity and is returned as is. The estimate is mean_i |V_i|^2 (the paper's loss).
+///
+/// Cost: per temperature 2 kernel passes (per_side) or 6 (joint), each O(N (M + N) d), plus one
+/// pass for the mean distance when normalise_distances. No N x M buffer.
+class drifting_field {
+public:
+  explicit drifting_field(drifting_options o = {}) : o_(std::move(o)) {
+    for (double t : o_.temperatures) detail::require_positive("gfd::drifting_field", "temperature", t);
+  }
+  [[nodiscard]] const drifting_options& options() const noexcept { return o_; }
+  [[nodiscard]] std::string name() const { return "drifting"; }
+
+  /// V at every particle (d x N).
+  template <class Problem>
+  [[nodiscard]] auto field(const Problem& pb) const {
+    using Scalar = typename Problem::scalar_type;
+    constexpr int Dim = Problem::dim_at_compile_time;
+    using P = positions<Scalar, Dim>;
+    const Eigen::Index d = pb.particles.rows(), n = pb.particles.cols();
+    double scale = 1.0, data_scale = 1.0;
+    if (o_.normalise_distances) {
+      scale = mean_distance(pb);
+      if (!(scale > 0)) scale = 1.0;  // every point coincides: nothing to normalise
+      data_scale = scale / std::sqrt(static_cast<double>(d));
+    }
+    std::vector<double> bandwidths;
+    if (o_.temperatures.empty())
+      bandwidths.push_back(static_cast<double>(pb.h));
+    else
+      for (double t : o_.temperatures) bandwidths.push_back(t * scale);
+    P total = P::Zero(d, n);
+    for (double hb : bandwidths) {
+      P v = o_.norm == drifting_options::normalisation::joint ? joint_field(pb, Scalar(hb))
+                                                              : per_side_field(pb, Scalar(hb));
+      if (o_.normalise_each) {
+        const double rms = std::sqrt(static_cast<double>(v.squaredNorm()) / static_cast<double>(v.size()));
+        // the paper clamps V^2 at 1e-8 in normalised units
+        const double denom = std::max(rms / data_scale, 1e-4);
+        v *= Scalar(1.0 / denom);
+      }
+      total += v;
+    }
+    return total;
+  }
+
+  template <class Problem, class V>
+  double velocity(const Problem& pb, V& v, bool want_estimate) const {
+    v = field(pb);
+    const double loss = static_cast<double>(v.squaredNorm()) / static_cast<double>(v.cols());
+    if (!o_.kernel_gradient) v /= pb.h * pb.h;
+    return want_estimate ? loss : std::numeric_limits<double>::quiet_NaN();
+  }
+
+private:
+  field_kind kind() const { return o_.kernel_gradient ? field_kind::score : field_kind::mean_shift; }
+
+  template <class Problem, class Scalar = typename Problem::scalar_type>
+  auto per_side_field(const Problem& pb, Scalar hb) const {
+    constexpr int Dim = Problem::dim_at_compile_time;
+    kernel_sums<Scalar, Dim> sp, sq;
+    const Eigen::Index n = pb.particles.cols();
+    const vector<Scalar> uniform = vector<Scalar>::Constant(n, -std::log(Scalar(n)));
+    pb.evaluator.sums(pb.particles, pb.targets, pb.target_log_weights, pb.kernel, hb,
+                      sum_options{.field = kind(), .exclude_self = false}, sp);
+    pb.evaluator.sums(pb.particles, pb.particles, uniform, pb.kernel, hb,
+                      sum_options{.field = kind(), .exclude_self = o_.self_mask}, sq);
+    return positions<Scalar, Dim>(sp.field - sq.field);
+  }
+
+  // Alg. 2 without the N x (M + N) matrix. With logits l_ij (targets and particles as columns)
+  // R_i = logsumexp_j l_ij (row) and C_j = logsumexp_i l_ij (column),
+  // A_ij = exp(l_ij - (R_i + C_j) / 2). Passes with source log-weights -C_j / 2 give
+  // S+_i = sum_{j in targets} A_ij and the A-weighted mean shifts; then
+  // V_i = S-_i S+_i (mean+_i - mean-_i).
+  template <class Problem, class Scalar = typename Problem::scalar_type>
+  auto joint_field(const Problem& pb, Scalar hb) const {
+    constexpr int Dim = Problem::dim_at_compile_time;
+    using Vec = vector<Scalar>;
+    const Eigen::Index n = pb.particles.cols(), m = pb.targets.cols();
+    const Vec zeros_n = Vec::Zero(n);
+    // Target weights enter as multiplicities of their columns (uniform targets: a constant
+    // that cancels in both softmaxes up to the factor M, which we keep as in Alg. 2).
+    const Vec wt = pb.target_log_weights.array() + std::log(Scalar(m));
+    const sum_options plain{.field = kind(), .exclude_self = false};
+    const sum_options masked{.field = kind(), .exclude_self = o_.self_mask};
+    kernel_sums<Scalar, Dim> s;
+    // Column log-sums: over particles, for target columns and for particle columns.
+    pb.evaluator.sums(pb.targets, pb.particles, zeros_n, pb.kernel, hb, plain, s);
+    const Vec col_t = s.log_sum;  // a column's softmax does not see its multiplicity
+    pb.evaluator.sums(pb.particles, pb.particles, zeros_n, pb.kernel, hb, masked, s);
+    const Vec col_p = s.log_sum;
+    // Row log-sums over all columns.
+    pb.evaluator.sums(pb.particles, pb.targets, wt, pb.kernel, hb, plain, s);
+    const Vec row_t = s.log_sum;
+    pb.evaluator.sums(pb.particles, pb.particles, zeros_n, pb.kernel, hb, masked, s);
+    const Vec row = log_add_exp(row_t, s.log_sum);
+    // A-weighted sums.
+    pb.evaluator.sums(pb.particles, pb.targets, half_weights(wt, col_t), pb.kernel, hb, plain, s);
+    const Vec log_sp = s.log_sum.array() - Scalar(0.5) * row.array();
+    const positions<Scalar, Dim> mp = s.field;
+    pb.evaluator.sums(pb.particles, pb.particles, half_weights(zeros_n, col_p), pb.kernel, hb, masked, s);
+    const Vec log_sn = s.log_sum.array() - Scalar(0.5) * row.array();
+    // A row without mass (compact kernel, isolated particle) has no field: -inf - -inf is NaN.
+    const Vec coeff = (log_sp + log_sn).unaryExpr([](Scalar l) { return std::isnan(l) ? Scalar(0) : std::exp(l); });
+    return positions<Scalar, Dim>((mp - s.field) * coeff.asDiagonal());
+  }
+
+  // log w_j - C_j / 2, with columns of zero mass (C_j = -inf, compact kernels) left out.
+  template <class Vec>
+  static Vec half_weights(const Vec& log_w, const Vec& col) {
+    using Scalar = typename Vec::Scalar;
+    Vec out(col.size());
+    for (Eigen::Index j = 0; j < col.size(); ++j)
+      out(j) = std::isinf(col(j)) ? -std::numeric_limits<Scalar>::infinity() : log_w(j) - Scalar(0.5) * col(j);
+    return out;
+  }
+
+  template <class Vec>
+  static Vec log_add_exp(const Vec& a, const Vec& b) {
+    Vec out(a.size());
+    for (Eigen::Index i = 0; i < a.size(); ++i) {
+      const auto mx = std::max(a(i), b(i));
+      out(i) = std::isinf(mx) ? mx : mx + std::log(std::exp(a(i) - mx) + std::exp(b(i) - mx));
+    }
+    return out;
+  }
+
+  // Mean Euclidean distance over particle-target and particle-particle pairs (self included,
+  // as in the paper's cdist before masking). O(N (M + N) d).
+  template <class Problem>
+  static double mean_distance(const Problem& pb) {
+    const auto& x = pb.particles;
+    const auto& y = pb.targets;
+    const Eigen::Index n = x.cols(), m = y.cols();
+    double total = 0;
+#ifdef _OPENMP
+#pragma omp parallel for reduction(+ : total) schedule(static)
+#endif
+    for (Eigen::Index i = 0; i < n; ++i) {
+      double acc = 0;
+      for (Eigen::Index j = 0; j < m; ++j) acc += static_cast<double>((y.col(j) - x.col(i)).norm());
+      for (Eigen::Index j = 0; j < n; ++j) acc += static_cast<double>((x.col(j) - x.col(i)).norm());
+      total += acc;
+    }
+    return total / (static_cast<double>(n) * static_cast<double>(m + n));
+  }
+
+  drifting_options o_;
+};
+
+}  // namespace gfd

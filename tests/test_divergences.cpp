@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+// Velocity fields: the drifting identity, MMD against finite differences, f-divergence weights,
+// fixed points, Alg. 2 of Deng et al. against a dense transcription, finiteness far away.
+#include <gfd/divergences.hpp>
+#include <gfd/kde.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "catch.hpp"
+
+namespace {
+
+using Mat = Eigen::MatrixXd;
+using Vec = Eigen::VectorXd;
+
+Mat random_cloud(Eigen::Index d, Eigen::Index n, std::uint64_t seed, double scale = 1, double shift = 0) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> g(0.0, scale);
+  Mat x(d, n);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = g(rng) + shift;
+  return x;
+}
+
+template <class K>
+struct setup {
+  Mat x, y;
+  Vec lw;
+  K kernel{};
+  gfd::exact_evaluator ev{};
+  double h;
+  gfd::flow_problem<double, Eigen::Dynamic, K, gfd::exact_evaluator> problem() const {
+    return {x, y, lw, kernel, ev, h, 0.0};
+  }
+};
+
+template <class K = gfd::gaussian>
+setup<K> make_setup(Eigen::Index n, Eigen::Index m, double h, bool weighted, std::uint64_t seed = 1) {
+  setup<K> s{random_cloud(2, n, seed, 1.0, 0.3), random_cloud(2, m, seed + 1, 1.5), Vec(), K{}, {}, h};
+  Vec w = Vec::Ones(m);
+  if (weighted) w = (random_cloud(1, m, seed + 2).array().abs() + 0.05).matrix().transpose();
+  s.lw = (w / w.sum()).array().log().matrix();
+  return s;
+}
+
+double max_abs(const Mat& a) { return a.cwiseAbs().maxCoeff(); }
+
+}  // namespace
+
+TEST_CASE("drifting field with a Gaussian kernel equals h^2 (s_p - s_q)", "[drifting]") {
+  for (bool weighted : {false, true}) {
+    INFO("weighted targets: " << weighted);
+    const auto s = make_setup(120, 200, 0.4, weighted);
+    const auto pb = s.problem();
+    const Mat v = gfd::drifting_field{}.field(pb);
+    // Scores from the KDE class, independently of the divergence code.
+    const Vec w = s.lw.array().exp().matrix();
+    const gfd::kde<> p(gfd::cloud_view<double>(s.y, w), s.h), q(s.x, s.h);
+    const Mat ref = s.h * s.h * (p.score(s.x) - q.score(s.x));
+    CHECK(max_abs(v - ref) <= 1e-12 * (1 + max_abs(ref)));
+    // As a flow velocity it is s_p - s_q: the drifting step is the Euler step of KL(q||p).
+    Mat vel, vkl;
+    gfd::drifting_field{}.velocity(pb, vel, false);
+    gfd::kl().velocity(pb, vkl, false);
+    CHECK(max_abs(vel - vkl) <= 1e-10 * (1 + max_abs(vkl)));
+  }
+}
+
+TEST_CASE("with a Laplacian kernel the drifting field is not a score difference, "
+          "kernel-gradient drifting is", "[drifting]") {
+  auto s = make_setup<gfd::laplacian>(100, 150, 0.5, false);
+  const auto pb = s.problem();
+  const Mat v = gfd::drifting_field{}.field(pb);
+  const gfd::kde<gfd::laplacian> p(s.y, s.h), q(s.x, s.h);
+  const Mat sdiff = p.score(s.x) - q.score(s.x);
+  // Mean-shift drifting differs from h^2 (s_p - s_q) by far more than round-off ...
+  CHECK(max_abs(v - s.h * s.h * sdiff) > 1e-2 * max_abs(v));
+  // ... and from any multiple of it: the best scalar fit leaves a large residual.
+  const double c = (v.array() * sdiff.array()).sum() / sdiff.squaredNorm();
+  CHECK((v - c * sdiff).norm() > 0.05 * v.norm());
+  gfd::drifting_options o;
+  o.kernel_gradient = true;
+  const Mat vk = gfd::drifting_field(o).field(pb);
+  CHECK(max_abs(vk - sdiff) <= 1e-10 * (1 + max_abs(sdiff)));
+}
+
+TEST_CASE("MMD velocity is -N times the gradient of MMD^2 in particle positions", "[mmd]") {
+  auto check = [](auto kernel_tag, double h) {
+    using K = decltype(kernel_tag);
+    auto s = make_setup<K>(30, 40, h, true, 5);
+    Mat v;
+    gfd::mmd{}.velocity(s.problem(), v, false);
+    const Vec w = s.lw.array().exp().matrix();
+    // V-statistic MMD^2 with the unnormalised kernel k(0) = 1, by a direct double loop.
+    auto mmd2 = [&](const Mat& x) {
+      const K k{};
+      double xx = 0, xy = 0, yy = 0;
+      const double n = static_cast<double>(x.cols());
+      for (Eigen::Index i = 0; i < x.cols(); ++i)
+        for (Eigen::Index j = 0; j < x.cols(); ++j)
+          xx += std::exp(k.log_profile((x.col(i) - x.col(j)).squaredNorm() / (h * h)));
+      for (Eigen::Index i = 0; i < x.cols(); ++i)
+        for (Eigen::Index j = 0; j < s.y.cols(); ++j)
+          xy += w(j) * std::exp(k.log_profile((x.col(i) - s.y.col(j)).squaredNorm() / (h * h)));
+      for (Eigen::Index i = 0; i < s.y.cols(); ++i)
+        for (Eigen::Index j = 0; j < s.y.cols(); ++j)
+          yy += w(i) * w(j) * std::exp(k.log_profile((s.y.col(i) - s.y.col(j)).squaredNorm() / (h * h)));
+      return xx / (n * n) - 2 * xy / n + yy;
+    };
+    for (Eigen::Index i : {0, 7, 29})
+      for (int c = 0; c < 2; ++c) {
+        Mat xp = s.x, xm = s.x;
+        xp(c, i) += 1e-6;
+        xm(c, i) -= 1e-6;
+        const double grad = (mmd2(xp) - mmd2(xm)) / 2e-6;
+        CHECK(v(c, i) == Approx(-30 * grad).epsilon(1e-5).margin(1e-9));
+      }
+  };
+  check(gfd::gaussian{}, 0.6);
+  check(gfd::inverse_multiquadric{}, 0.6);
+}
+
+TEST_CASE("f-divergence weights match their closed forms", "[f-divergence]") {
+  for (double r : {1e-3, 0.2, 1.0, 3.0, 250.0}) {
+    INFO("r = " << r);
+    CHECK(gfd::kl().weight(r) == Approx(1.0));
+    CHECK(gfd::reverse_kl().weight(r) == Approx(1.0 / r));
+    CHECK(gfd::chi2().weight(r) == Approx(2.0 * r));
+    CHECK(gfd::reverse_chi2().weight(r) == Approx(2.0 / (r * r)));
+    CHECK(gfd::jensen_shannon().weight(r) == Approx(0.5 / (1 + r)));
+    CHECK(gfd::squared_hellinger().weight(r) == Approx(0.5 / std::sqrt(r)));
+    CHECK(gfd::alpha_divergence(0.5).weight(r) == Approx(1.0 / std::sqrt(r)));
+    CHECK(gfd::alpha_divergence(2.0).weight(r) == Approx(r));
+    // Closed-form f agrees with f recovered from f'' up to the affine term c (r - 1)
+    // that D_f ignores: f(r) - f(1) - f'(1)(r - 1) is what the quadrature returns.
+    const gfd::f_divergence from_f2("kl-by-quadrature", [](double x) { return 1.0 / x; });
+    CHECK(from_f2.f(r) == Approx(r * std::log(r) - (r - 1)).epsilon(1e-8).margin(1e-12));
+  }
+  // The alpha family tends to KL at alpha = 1 and to reverse KL at alpha = 0.
+  CHECK(gfd::alpha_divergence(1.0).weight(3.0) == Approx(gfd::kl().weight(3.0)));
+  CHECK(gfd::alpha_divergence(0.0).weight(3.0) == Approx(gfd::reverse_kl().weight(3.0)));
+}
+
+TEST_CASE("a user-defined f'' reproduces a built-in divergence", "[f-divergence]") {
+  const auto s = make_setup(80, 100, 0.5, true, 9);
+  const auto pb = s.problem();
+  const gfd::f_divergence mine("mine", [](double r) { return 1.0 / (r * r); });  // KL(p||q)
+  Mat v_mine, v_builtin;
+  const double e_mine = mine.velocity(pb, v_mine, true);
+  const double e_builtin = gfd::reverse_kl().velocity(pb, v_builtin, true);
+  CHECK(max_abs(v_mine - v_builtin) <= 1e-14 * max_abs(v_builtin));
+  // f_mine = -log r + (r - 1): the estimates differ by mean_i (r_i - 1) / r_i exactly.
+  const auto lf = gfd::compute_local_fields(pb);
+  const Vec r = (lf.log_q - lf.log_p).array().exp().matrix();
+  const double shift = ((r.array() - 1) / r.array()).mean();
+  CHECK(e_mine == Approx(e_builtin + shift).epsilon(1e-7));
+  // And its velocity is (p/q)(s_p - s_q), computed here from the KDE class.
+  const Vec w = s.lw.array().exp().matrix();
+  const gfd::kde<> p(gfd::cloud_view<double>(s.y, w), s.h), q(s.x, s.h);
+  const Vec ratio = (p.log_density(s.x) - q.log_density(s.x)).array().exp().matrix();
+  const Mat ref = (p.score(s.x) - q.score(s.x)) * ratio.asDiagonal();
+  CHECK(max_abs(v_mine - ref) <= 1e-9 * max_abs(ref));
+}
+
+TEST_CASE("a mixture's velocity is the weighted sum, with weights that may change in time", "[mixture]") {
+  const auto s = make_setup(60, 90, 0.5, false, 11);
+  auto pb = s.problem();
+  const gfd::mixture mix(gfd::reverse_kl(), gfd::chi2(), [](double t) { return 1.0 + t; },
+                         [](double t) { return 2.0 - t; });
+  Mat v, va, vb;
+  gfd::reverse_kl().velocity(pb, va, false);
+  gfd::chi2().velocity(pb, vb, false);
+  for (double t : {0.0, 0.5}) {
+    pb.time = t;
+    mix.velocity(pb, v, false);
+    CHECK(max_abs(v - ((1 + t) * va + (2 - t) * vb)) <= 1e-12 * max_abs(v));
+  }
+  REQUIRE_THROWS_AS(gfd::mixture(gfd::kl(), gfd::chi2(), std::nan(""), 1.0), gfd::invalid_argument);
+}
+
+TEST_CASE("every velocity vanishes when the particles are the targets (p = q)", "[fixed-point]") {
+  const Mat x = random_cloud(2, 150, 13);
+  const Vec lw = Vec::Constant(150, -std::log(150.0));
+  const gfd::gaussian k;
+  const gfd::exact_evaluator ev;
+  const gfd::flow_problem<double, Eigen::Dynamic, gfd::gaussian, gfd::exact_evaluator> pb{x, x, lw, k, ev, 0.3, 0.0};
+  Mat v;
+  for (const auto& d : {gfd::kl(), gfd::reverse_kl(), gfd::chi2(), gfd::reverse_chi2(), gfd::jensen_shannon(),
+                        gfd::squared_hellinger(), gfd::alpha_divergence(0.3)}) {
+    INFO(d.name());
+    const double est = d.velocity(pb, v, true);
+    CHECK(max_abs(v) <= 1e-12);
+    CHECK(std::abs(est) <= 1e-12);
+  }
+  gfd::mmd{}.velocity(pb, v, false);
+  CHECK(max_abs(v) <= 1e-12);
+  gfd::drifting_field{}.velocity(pb, v, false);
+  CHECK(max_abs(v) <= 1e-12);
+}
+
+TEST_CASE("a cloud collapsed midway between two symmetric modes is stationary although p != q",
+          "[fixed-point]") {
+  // Targets: two mirror-image clusters at +-3 on the first axis. Particles: all at the origin.
+  Mat half = random_cloud(2, 100, 17, 0.3);
+  half.row(0).array() += 3.0;
+  Mat y(2, 200);
+  y << half, -half;
+  const Mat x = Mat::Zero(2, 50);
+  const Vec lw = Vec::Constant(200, -std::log(200.0));
+  const gfd::gaussian k;
+  const gfd::exact_evaluator ev;
+  const gfd::flow_problem<double, Eigen::Dynamic, gfd::gaussian, gfd::exact_evaluator> pb{x, y, lw, k, ev, 1.0, 0.0};
+  Mat v;
+  const double kl_value = gfd::kl().velocity(pb, v, true);
+  CHECK(max_abs(v) <= 1e-12);
+  CHECK(kl_value > 1.0);  // far from p = q
+  gfd::reverse_kl().velocity(pb, v, false);
+  CHECK(max_abs(v) <= 1e-12);
+  gfd::mmd{}.velocity(pb, v, false);
+  CHECK(max_abs(v) <= 1e-12);
+  // Off the midpoint the same cloud is pushed toward the nearer mode: the point is unstable.
+  const Mat x_off = Mat::Constant(2, 50, 0.0).colwise() + Eigen::Vector2d(0.2, 0.0);
+  const gfd::flow_problem<double, Eigen::Dynamic, gfd::gaussian, gfd::exact_evaluator> pb_off{x_off, y, lw, k, ev, 1.0, 0.0};
+  gfd::kl().velocity(pb_off, v, false);
+  CHECK(v.row(0).minCoeff() > 0);
+}
+
+namespace {
+// Alg. 2 of Deng et al. (2026) transcribed densely, as the paper's pseudo-code reads: logits
+// -dist/tau over [targets | particles], self-mask, row and column softmax, geometric mean,
+// cross-weighting; distances divided by their mean; each field divided by its RMS.
+Mat dense_algorithm2(const Mat& x, const Mat& ypos, const std::vector<double>& temps, bool mask,
+                     bool normalise_distances, bool normalise_each) {
+  const Eigen::Index n = x.cols(), np = ypos.cols(), d = x.rows();
+  Mat yall(d, np + n);
+  yall << ypos, x;
+  Mat dist(n, np + n);
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index j = 0; j < np + n; ++j) dist(i, j) = (x.col(i) - yall.col(j)).norm();
+  double data_scale = 1;
+  if (normalise_distances) {
+    const double s = dist.mean();
+    dist /= s;
+    data_scale = s / std::sqrt(static_cast<double>(d));
+  }
+  if (mask)
+    for (Eigen::Index i = 0; i < n; ++i) dist(i, np + i) = std::numeric_limits<double>::infinity();
+  Mat total = Mat::Zero(d, n);
+  for (double tau : temps) {
+    const Mat logit = -dist / tau;
+    Mat arow = logit, acol = logit;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const double mx = logit.row(i).maxCoeff();
+      arow.row(i) = (logit.row(i).array() - mx).exp();
+      arow.row(i) /= arow.row(i).sum();
+    }
+    for (Eigen::Index j = 0; j < np + n; ++j) {
+      const double mx = logit.col(j).maxCoeff();
+      acol.col(j) = (logit.col(j).array() - mx).exp();
+      acol.col(j) /= acol.col(j).sum();
+    }
+    const Mat a = (arow.array() * acol.array()).sqrt();
+    const Mat apos = a.leftCols(np), aneg = a.rightCols(n);
+    const Vec spos = apos.rowwise().sum(), sneg = aneg.rowwise().sum();
+    // In normalised coordinates y / data_scale, as in the paper's code.
+    const Mat v = ((sneg.asDiagonal() * apos) * ypos.transpose() - (spos.asDiagonal() * aneg) * x.transpose())
+                      .transpose() / data_scale;
+    Mat vn = v;
+    if (normalise_each) vn /= std::sqrt(std::max(v.squaredNorm() / static_cast<double>(v.size()), 1e-8));
+    total += vn;
+  }
+  return total * data_scale;  // back to data coordinates
+}
+}  // namespace
+
+TEST_CASE("joint (Alg. 2) drifting matches a dense transcription of the paper", "[drifting]") {
+  const Mat x = random_cloud(2, 40, 21, 1.0, 0.5);
+  const Mat y = random_cloud(2, 60, 22, 2.0);
+  const Vec lw = Vec::Constant(60, -std::log(60.0));
+  const gfd::laplacian k;
+  const gfd::exact_evaluator ev;
+  SECTION("one temperature, plain distances, with and without self-mask") {
+    for (bool mask : {false, true}) {
+      const gfd::flow_problem<double, Eigen::Dynamic, gfd::laplacian, gfd::exact_evaluator> pb{x, y, lw, k, ev, 0.7, 0.0};
+      gfd::drifting_options o;
+      o.norm = gfd::drifting_options::normalisation::joint;
+      o.self_mask = mask;
+      const Mat v = gfd::drifting_field(o).field(pb);
+      const Mat ref = dense_algorithm2(x, y, {0.7}, mask, false, false);
+      CHECK(max_abs(v - ref) <= 1e-12 * (1 + max_abs(ref)));
+    }
+  }
+  SECTION("the paper's settings: temperatures 0.02, 0.05, 0.2, normalised distances and fields") {
+    const gfd::flow_problem<double, Eigen::Dynamic, gfd::laplacian, gfd::exact_evaluator> pb{x, y, lw, k, ev, 1.0, 0.0};
+    const Mat v = gfd::drifting_field(gfd::deng_drifting_options()).field(pb);
+    const Mat ref = dense_algorithm2(x, y, {0.02, 0.05, 0.2}, true, true, true);
+    CHECK(max_abs(v - ref) <= 1e-10 * (1 + max_abs(ref)));
+  }
+}
+
+TEST_CASE("no velocity is NaN or Inf, however far apart the clouds are", "[finite]") {
+  for (double sep : {0.0, 1e2, 1e3, 1e5}) {
+    INFO("separation " << sep);
+    const Mat x = random_cloud(2, 30, 31, 0.1, sep);
+    const Mat y = random_cloud(2, 40, 32, 0.1);
+    const Vec lw = Vec::Constant(40, -std::log(40.0));
+    auto run_all = [&](const auto& k) {
+      using K = std::decay_t<decltype(k)>;
+      const gfd::exact_evaluator ev;
+      const gfd::flow_problem<double, Eigen::Dynamic, K, gfd::exact_evaluator> pb{x, y, lw, k, ev, 0.1, 0.0};
+      Mat v;
+      for (const auto& d : {gfd::kl(), gfd::reverse_kl(), gfd::chi2(), gfd::reverse_chi2(),
+                            gfd::jensen_shannon(), gfd::squared_hellinger(), gfd::alpha_divergence(-1.0)}) {
+        INFO(d.name() << " with " << K::name);
+        CHECK(std::isfinite(d.velocity(pb, v, true)));
+        CHECK(v.allFinite());
+      }
+      CHECK(std::isfinite(gfd::mmd{}.velocity(pb, v, true)));
+      CHECK(v.allFinite());
+      CHECK(std::isfinite(gfd::drifting_field{}.velocity(pb, v, true)));
+      CHECK(v.allFinite());
+      CHECK(std::isfinite(gfd::drifting_field(gfd::deng_drifting_options()).velocity(pb, v, true)));
+      CHECK(v.allFinite());
+      const gfd::mixture mix(gfd::reverse_kl(), gfd::chi2(), 1.0, 1.0);
+      CHECK(std::isfinite(mix.velocity(pb, v, true)));
+      CHECK(v.allFinite());
+    };
+    run_all(gfd::gaussian{});
+    run_all(gfd::laplacian{});
+    run_all(gfd::epanechnikov{});
+    run_all(gfd::inverse_multiquadric{});
+  }
+}
+
+TEST_CASE("ratios are clamped as documented", "[f-divergence]") {
+  const gfd::f_divergence d = gfd::chi2({.max_log_ratio = 3.0, .normalise = false});
+  gfd::local_fields<double> lf;
+  lf.log_p = Vec::Constant(3, 0.0);
+  lf.log_q = (Vec(3) << 10.0, -10.0, 1.0).finished();
+  const Vec w = d.weights(lf);
+  CHECK(w(0) == Approx(2 * std::exp(3.0)));
+  CHECK(w(1) == Approx(2 * std::exp(-3.0)));
+  CHECK(w(2) == Approx(2 * std::exp(1.0)));
+  const Vec wn = gfd::chi2({.max_log_ratio = 3.0, .normalise = true}).weights(lf);
+  CHECK(wn.mean() == Approx(1.0));
+  CHECK(wn(0) / wn(2) == Approx(w(0) / w(2)));
+  REQUIRE_THROWS_AS(gfd::chi2({.max_log_ratio = 0.0}), gfd::invalid_argument);
+  REQUIRE_THROWS_AS(gfd::drifting_field(gfd::drifting_options{.temperatures = {0.1, -1.0}}), gfd::invalid_argument);
+}
