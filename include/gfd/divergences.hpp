@@ -515,7 +515,7 @@ private:
     const Eigen::Index n = x.cols(), m = y.cols();
     double total = 0;
 #ifdef _OPENMP
-#pragma omp parallel for reduction(+ : total) schedule(static)
+#pragma omp parallel for reduction(+ : total) schedule(static) if (n * (m + n) * x.rows() >= 200000)
 #endif
     for (Eigen::Index i = 0; i < n; ++i) {
       double acc = 0;
