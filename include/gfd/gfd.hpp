@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: MIT
+/// @file gfd.hpp
+/// @brief Umbrella header: everything gfd offers except the nanoflann tree evaluator.
+#pragma once
+
+#include "bandwidth.hpp"    // IWYU pragma: export
+#include "divergences.hpp"  // IWYU pragma: export
+#include "error.hpp"        // IWYU pragma: export
+#include "evaluators/exact.hpp"  // IWYU pragma: export
+#include "flow.hpp"         // IWYU pragma: export
+#include "io.hpp"           // IWYU pragma: export
+#include "kde.hpp"          // IWYU pragma: export
+#include "kernels.hpp"      // IWYU pragma: export
+#include "metrics.hpp"      // IWYU pragma: export
+#include "particles.hpp"    // IWYU pragma: export
+#include "toy.hpp"          // IWYU pragma: export
