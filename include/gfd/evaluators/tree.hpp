@@ -236,15 +236,11 @@ void tree_evaluator::sums(
     for (Index i = 0; i < n; ++i) {
       x = queries.col(i);
       const std::size_t self = opt.exclude_self ? static_cast<std::size_t>(i) : static_cast<std::size_t>(-1);
+      // First radius: where the kernel falls to `tolerance` of its peak. A query with no source
+      // there looks up its nearest source and starts again from it (far particles).
       detail::nearest_one<Scalar> nn{self};
-      tree.findNeighbors(nn, x.data(), params);
-      if (nn.index == static_cast<std::size_t>(-1)) {  // only itself: nothing to sum
-        out.log_sum(i) = static_cast<Scalar>(neg_inf);
-        out.field.col(i).setZero();
-        continue;
-      }
-      const double t_nn = static_cast<double>(nn.best) / h2;
-      double T = compact ? t_tol : t_nn + t_tol;
+      bool have_nn = false;
+      double T = t_tol;
       double log_s = neg_inf;
       for (;;) {
         found.clear();
@@ -267,6 +263,15 @@ void tree_evaluator::sums(
           w_in += std::exp(lw - log_w_total);
         }
         log_s = mx == neg_inf ? neg_inf : mx + std::log(s);
+        if (log_s == neg_inf && !have_nn) {
+          tree.findNeighbors(nn, x.data(), params);
+          have_nn = true;
+          if (nn.index == static_cast<std::size_t>(-1)) break;  // no source but itself
+          if (!compact) {
+            T = static_cast<double>(nn.best) / h2 + t_tol;
+            continue;
+          }
+        }
         if (compact || found.size() >= static_cast<std::size_t>(m)) break;  // exact
         // Bound on the neglected part relative to the included sum.
         const double w_out = std::max(0.0, 1.0 - w_in);
@@ -277,6 +282,10 @@ void tree_evaluator::sums(
       }
       if (log_s == neg_inf) {  // outside every support: the nearest source, as exact_evaluator
         out.log_sum(i) = static_cast<Scalar>(neg_inf);
+        if (nn.index == static_cast<std::size_t>(-1)) {
+          out.field.col(i).setZero();
+          continue;
+        }
         const auto y = sources.col(static_cast<Index>(nn.index));
         out.field.col(i) = opt.field == field_kind::mean_shift ? Vec(y - x) : Vec((y - x) / (h * h));
         continue;
