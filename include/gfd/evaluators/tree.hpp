@@ -216,11 +216,16 @@ void tree_evaluator::sums(
   // t at which the kernel has fallen to `tolerance` of its peak (doubling search; the profile is
   // non-increasing).
   auto t_where = [&](double target_log) {
-    double t = 1.0;
-    while (static_cast<double>(kernel.log_profile(t)) > target_log && t < 1e300) t *= 2;
-    return t;
+    double hi = 1.0;
+    while (static_cast<double>(kernel.log_profile(hi)) > target_log && hi < 1e300) hi *= 2;
+    double lo = hi / 2;  // bisect to 1 %: a radius twice too large costs four times the sources
+    while (hi - lo > 0.01 * hi)
+      (static_cast<double>(kernel.log_profile(0.5 * (lo + hi))) > target_log ? lo : hi) = 0.5 * (lo + hi);
+    return hi;
   };
   const double t_tol = compact ? support * support : t_where(phi0 + log_tol);
+  // Normalised linear weights, once: the bound needs the included weight of every query.
+  const Eigen::VectorXd w_norm = (source_log_weights.template cast<double>().array() - log_w_total).exp().matrix();
   [[maybe_unused]] const bool parallel = n >= 64;
 
 #ifdef _OPENMP
@@ -228,6 +233,7 @@ void tree_evaluator::sums(
 #endif
   {
     std::vector<std::pair<std::size_t, Scalar>> found;
+    std::vector<double> e;  // log-terms, then exp(l_j - max) of the found sources
     Vec x(d), acc(d);
     const detail::tree_search_params params;
 #ifdef _OPENMP
@@ -240,28 +246,25 @@ void tree_evaluator::sums(
       // there looks up its nearest source and starts again from it (far particles).
       detail::nearest_one<Scalar> nn{self};
       bool have_nn = false;
-      double T = t_tol;
-      double log_s = neg_inf;
+      double T = t_tol, log_s = neg_inf, s = 0;
       for (;;) {
         found.clear();
         // Slightly inflated so round-off never drops a source that is inside T.
         detail::within_radius<Scalar> rs{static_cast<Scalar>(T * h2 * (1 + 1e-12)), &found};
         tree.findNeighbors(rs, x.data(), params);
-        // Included sum and weight, max-subtracted.
-        double mx = neg_inf;
-        for (auto& [j, d2] : found) {
-          if (j == self) continue;
-          const double l = static_cast<double>(source_log_weights(static_cast<Index>(j))) +
-                           static_cast<double>(kernel.log_profile(static_cast<Scalar>(static_cast<double>(d2) / h2)));
-          mx = std::max(mx, l);
+        // Included sum and weight, max-subtracted; each term's exp is kept for the field.
+        e.resize(found.size());
+        double mx = neg_inf, w_in = 0;
+        for (std::size_t f = 0; f < found.size(); ++f) {
+          const auto [j, d2] = found[f];
+          e[f] = j == self ? neg_inf
+                           : static_cast<double>(source_log_weights(static_cast<Index>(j))) +
+                                 static_cast<double>(kernel.log_profile(static_cast<double>(d2) / h2));
+          mx = std::max(mx, e[f]);
+          if (j != self) w_in += w_norm(static_cast<Index>(j));
         }
-        double s = 0, w_in = 0;
-        for (auto& [j, d2] : found) {
-          if (j == self) continue;
-          const double lw = static_cast<double>(source_log_weights(static_cast<Index>(j)));
-          s += std::exp(lw + static_cast<double>(kernel.log_profile(static_cast<Scalar>(static_cast<double>(d2) / h2))) - mx);
-          w_in += std::exp(lw - log_w_total);
-        }
+        s = 0;
+        for (double& v : e) s += (v = std::exp(v - mx));
         log_s = mx == neg_inf ? neg_inf : mx + std::log(s);
         if (log_s == neg_inf && !have_nn) {
           tree.findNeighbors(nn, x.data(), params);
@@ -273,12 +276,14 @@ void tree_evaluator::sums(
           }
         }
         if (compact || found.size() >= static_cast<std::size_t>(m)) break;  // exact
-        // Bound on the neglected part relative to the included sum.
+        // Bound on the neglected part relative to the included sum: W_out k(T) / S_in.
         const double w_out = std::max(0.0, 1.0 - w_in);
         if (w_out <= 0) break;
-        const double log_bound = log_w_total + std::log(w_out) + static_cast<double>(kernel.log_profile(T)) - log_s;
+        const double phi_T = static_cast<double>(kernel.log_profile(T));
+        const double log_bound = log_w_total + std::log(w_out) + phi_T - log_s;
         if (log_bound <= log_tol) break;
-        T = std::max(2 * T, t_where(static_cast<double>(kernel.log_profile(T)) - (log_bound - log_tol)));
+        // The radius at which the kernel is small enough for this query's included sum.
+        T = std::max(1.1 * T, t_where(phi_T - (log_bound - log_tol)));
       }
       if (log_s == neg_inf) {  // outside every support: the nearest source, as exact_evaluator
         out.log_sum(i) = static_cast<Scalar>(neg_inf);
@@ -290,24 +295,19 @@ void tree_evaluator::sums(
         out.field.col(i) = opt.field == field_kind::mean_shift ? Vec(y - x) : Vec((y - x) / (h * h));
         continue;
       }
-      // Softmax-weighted field over the included sources.
+      // Softmax-weighted field over the included sources, a_j = e_j / s.
       acc.setZero();
-      double norm = 0;
-      for (auto& [j, d2] : found) {
-        if (j == self) continue;
-        const Scalar t = static_cast<Scalar>(static_cast<double>(d2) / h2);
-        const double a = std::exp(static_cast<double>(source_log_weights(static_cast<Index>(j))) +
-                                  static_cast<double>(kernel.log_profile(t)) - log_s);
-        if (a == 0) continue;
-        norm += a;
+      for (std::size_t f = 0; f < found.size(); ++f) {
+        if (e[f] == 0) continue;
+        const auto [j, d2] = found[f];
         const auto diff = sources.col(static_cast<Index>(j)) - x;  // y - x
         if (opt.field == field_kind::mean_shift)
-          acc += static_cast<Scalar>(a) * diff;
+          acc += static_cast<Scalar>(e[f]) * diff;
         else  // grad log k = 2 phi'(t) (x - y) / h^2
-          acc -= static_cast<Scalar>(a * 2 * static_cast<double>(kernel.slope(t)) / h2) * diff;
+          acc -= static_cast<Scalar>(e[f] * 2 * static_cast<double>(kernel.slope(static_cast<double>(d2) / h2)) / h2) * diff;
       }
       out.log_sum(i) = static_cast<Scalar>(log_s);
-      out.field.col(i) = acc / static_cast<Scalar>(norm);
+      out.field.col(i) = acc / static_cast<Scalar>(s);
     }
   }
 }
