@@ -10,6 +10,7 @@
 #include <gfd/bandwidth.hpp>
 #include <gfd/divergences.hpp>
 #include <gfd/error.hpp>
+#include <gfd/evaluators/tree.hpp>
 #include <gfd/flow.hpp>
 #include <gfd/io.hpp>
 #include <gfd/kde.hpp>
@@ -423,6 +424,8 @@ struct drift_args {
   int snapshots = 5;
   int threads = 0;
   bool quiet = false;
+  std::string evaluator = "exact";
+  double tolerance = 1e-3;
 };
 
 /// Everything a run needs besides its options.
@@ -602,8 +605,7 @@ int cmd_drift(const drift_args& a, bool explicit_outputs) {
   std::visit(
       [&](const auto& k, const auto& div) {
         using K = std::decay_t<decltype(k)>;
-        const gfd::flow<K> f(p.targets, opt, k);
-        rep = f.run(x, div, [&](const gfd::flow_state<double, Eigen::Dynamic>& st) {
+        auto observe = [&](const gfd::flow_state<double, Eigen::Dynamic>& st) {
           bar.update(st.step, st.time, st.bandwidth, st.estimate);
           if (st.step == 1) first_h = st.bandwidth;
           if (!png.empty() &&
@@ -611,7 +613,13 @@ int cmd_drift(const drift_args& a, bool explicit_outputs) {
             panel_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
           if (!a.trajectory.empty() && (st.step % traj_every == 0 || st.step == a.steps))
             traj_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
-        });
+        };
+        if (a.evaluator == "tree")
+          rep = gfd::flow<K, double, Eigen::Dynamic, gfd::tree_evaluator>(p.targets, opt, k,
+                                                                          gfd::tree_evaluator(a.tolerance))
+                    .run(x, div, observe);
+        else
+          rep = gfd::flow<K>(p.targets, opt, k).run(x, div, observe);
       },
       kernel, divergence);
   const double flow_seconds = seconds_since(t_flow);
@@ -787,6 +795,8 @@ struct kde_args {
   std::string data, query, out;
   std::string kernel = "gaussian";
   std::string bandwidth = "scott";
+  std::string evaluator = "exact";
+  double tolerance = 1e-3;
   double imq_beta = 1.5;
   int threads = 0;
 };
@@ -812,16 +822,21 @@ int cmd_kde(const kde_args& a) {
   const any_kernel kernel = make_kernel(a.kernel, a.imq_beta);
   Eigen::MatrixXd result(q.rows() + 1, q.cols());
   double eval_s = 0;
+  auto evaluate = [&](const auto& est) {
+    const double log_z = est.log_normaliser();  // throws before the timing if not normalisable
+    const auto t_eval = steady::now();
+    const auto sums = est.sums(q);
+    eval_s = seconds_since(t_eval);
+    result.row(0) = (sums.log_sum.array() - log_z).matrix().transpose();
+    result.bottomRows(q.rows()) = sums.field;
+  };
   std::visit(
       [&](const auto& k) {
         using K = std::decay_t<decltype(k)>;
-        const gfd::kde<K> est(y, h, k);
-        const double log_z = est.log_normaliser();  // throws before the timing if not normalisable
-        const auto t_eval = steady::now();
-        const auto sums = est.sums(q);
-        eval_s = seconds_since(t_eval);
-        result.row(0) = (sums.log_sum.array() - log_z).matrix().transpose();
-        result.bottomRows(q.rows()) = sums.field;
+        if (a.evaluator == "tree")
+          evaluate(gfd::kde<K, double, Eigen::Dynamic, gfd::tree_evaluator>(y, h, k, gfd::tree_evaluator(a.tolerance)));
+        else
+          evaluate(gfd::kde<K>(y, h, k));
       },
       kernel);
   // Outside a compact kernel's support log p = -inf, which point-cloud files cannot hold.
@@ -841,7 +856,8 @@ int cmd_kde(const kde_args& a) {
   const double pairs = static_cast<double>(y.cols()) * static_cast<double>(q.cols());
   std::cout << "gfd kde: " << y.cols() << " data points, " << q.cols() << " queries"
             << (a.query.empty() ? " (the data itself)" : "") << ", d = " << y.rows() << ", "
-            << a.kernel << " kernel, bandwidth " << num(h) << bw_note << "\n"
+            << a.kernel << " kernel, bandwidth " << num(h) << bw_note << ", " << a.evaluator << " evaluator"
+            << (a.evaluator == "tree" ? " (tolerance " + num(a.tolerance) + ")" : std::string()) << "\n"
             << "  read      " << fmt("%8.4f", read_s) << " s\n"
             << "  evaluate  " << fmt("%8.4f", eval_s) << " s  (" << num(pairs) << " kernel pairs, "
             << num(pairs / std::max(eval_s, 1e-9)) << " pairs/s, " << thread_count()
@@ -1025,6 +1041,10 @@ int main(int argc, char** argv) {
       ->add_option("--trajectory-every", da.trajectory_every,
                    "Steps between trajectory snapshots (default: steps/50)")
       ->check(CLI::PositiveNumber);
+  drift->add_option("--evaluator", da.evaluator, "Kernel sums: exact (all pairs) or tree (k-d tree, relative error <= --tolerance)")
+      ->check(CLI::IsMember({"exact", "tree"}))->capture_default_str();
+  drift->add_option("--tolerance", da.tolerance, "Relative error bound of the tree evaluator")
+      ->check(CLI::Range(1e-15, 0.5))->capture_default_str();
   drift->add_option("--threads", da.threads, "OpenMP threads (default: all)")
       ->check(CLI::NonNegativeNumber);
   drift->add_flag("--quiet,-q", da.quiet,
@@ -1060,6 +1080,10 @@ int main(int argc, char** argv) {
                   "VALUE, scott, silverman or median (rule on the data)")
       ->capture_default_str();
   kde->add_option("--out", ka.out, "Output (.csv or .npy): columns logp, s0, s1, ...")->required();
+  kde->add_option("--evaluator", ka.evaluator, "exact (all pairs) or tree (k-d tree, relative error <= --tolerance)")
+      ->check(CLI::IsMember({"exact", "tree"}))->capture_default_str();
+  kde->add_option("--tolerance", ka.tolerance, "Relative error bound of the tree evaluator")
+      ->check(CLI::Range(1e-15, 0.5))->capture_default_str();
   kde->add_option("--threads", ka.threads, "OpenMP threads (default: all)")
       ->check(CLI::NonNegativeNumber);
 
