@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file flow.hpp
-/// @brief The integrator of KDE gradient flows: steppers, bandwidth schedules, observers, stop
-///        rules and a report.
+/// @brief The integrator of KDE gradient flows, in R^d or on a Riemannian manifold (the unit
+///        sphere): steppers, bandwidth schedules, observers, stop rules and a report.
 #pragma once
 
 #include <Eigen/Core>
@@ -20,7 +20,9 @@
 #include "error.hpp"
 #include "evaluators/exact.hpp"
 #include "kernels.hpp"
+#include "manifolds.hpp"
 #include "particles.hpp"
+#include "sphere_kernels.hpp"
 
 namespace gfd {
 
@@ -104,6 +106,9 @@ struct flow_options {
   /// adaptive: tolerated local error, as a fraction of h per step; dt stays in [dt_min, dt_max].
   double tolerance = 0.05;
   double dt_min = 1e-4, dt_max = 10.0;
+  /// On a manifold, step with its retraction R_x(v) instead of the exponential map Exp_x(v):
+  /// cheaper, equal to second order on the sphere. No effect in R^d (both are x + v).
+  bool retraction = false;
 };
 
 /// What an observer sees.
@@ -137,28 +142,46 @@ struct no_observer {
   void operator()(const S&) const noexcept {}
 };
 
-/// A gradient flow toward a weighted target cloud with kernel K and evaluator E.
+/// A gradient flow toward a weighted target cloud with kernel K and evaluator E, in R^d
+/// (M = euclidean, the default) or on a Riemannian manifold M (e.g. gfd::unit_sphere).
 ///
 /// Data path of one step (DESIGN 2): evaluator passes give log p, log q and the two fields at
-/// every particle; the divergence turns them into a velocity; the stepper moves the particles.
-/// Targets are viewed, not copied: they must outlive the flow.
+/// every particle; the divergence turns them into a velocity; the manifold projects it on the
+/// tangent space; the stepper moves the particles. Targets are viewed, not copied: they must
+/// outlive the flow.
 ///
-/// @throws gfd::invalid_argument on bad options or clouds (dimension mismatch, dt <= 0, ...).
+/// On a manifold (DESIGN 1.5) the velocity is the Riemannian gradient P_x v (every divergence
+/// works unchanged: kernels and evaluators see the points in the ambient R^d), a step is
+/// x <- Exp_x(dt v) (or R_x(dt v) with flow_options::retraction) with the per-particle cap on
+/// |dt v|, the geodesic length of the step. Heun's second stage velocity, tangent at the
+/// predicted point, is brought back to T_x by projection (the projection vector transport of
+/// Absil, Mahony & Sepulchre 2008, Sec. 8.1) before averaging; the method stays second order.
+/// Particles stay on the manifold to round-off for any number of steps (the sphere's exp
+/// renormalises). Bandwidths are chordal (ambient) distances; on the sphere gfd::gaussian is the
+/// von Mises-Fisher kernel with kappa = 1/h^2. A BandwidthBoundKernel (gfd::geodesic_gaussian)
+/// is re-bound to every bandwidth of the schedule. In R^d none of this is compiled: the loop is
+/// the plain x += dt v.
+///
+/// @throws gfd::invalid_argument on bad options or clouds (dimension mismatch, dt <= 0, points
+///         off the manifold: the first bad point and its norm are named, ...).
 /// @throws gfd::numerical_error when a velocity or a particle becomes non-finite, naming the
 ///         step, the time and the first bad particle.
 template <Kernel K = gaussian, class Scalar = double, int Dim = Eigen::Dynamic,
-          Evaluator E = exact_evaluator>
+          Evaluator E = exact_evaluator, Manifold M = euclidean>
 class flow {
 public:
   using matrix_type = positions<Scalar, Dim>;
   using view_type = cloud_view<Scalar, Dim>;
   using problem_type = flow_problem<Scalar, Dim, K, E>;
   using state_type = flow_state<Scalar, Dim>;
+  using manifold_type = M;
 
-  explicit flow(view_type targets, flow_options opt = {}, K kernel = {}, E evaluator = {})
+  explicit flow(view_type targets, flow_options opt = {}, K kernel = {}, E evaluator = {},
+                M manifold = {})
       : targets_(std::move(targets)), opt_(std::move(opt)), kernel_(std::move(kernel)),
-        eval_(std::move(evaluator)) {
+        eval_(std::move(evaluator)), manifold_(std::move(manifold)) {
     targets_.validate("gfd::flow", "targets");
+    manifold_.validate("gfd::flow", "targets", targets_.points());
     check_options(opt_);
     log_w_ = targets_.normalised_log_weights();
   }
@@ -166,24 +189,37 @@ public:
   [[nodiscard]] const flow_options& options() const noexcept { return opt_; }
   [[nodiscard]] const K& kernel() const noexcept { return kernel_; }
   [[nodiscard]] const view_type& targets() const noexcept { return targets_; }
+  [[nodiscard]] const M& manifold() const noexcept { return manifold_; }
 
   /// The velocity of `divergence` at `particles` with bandwidth h (summed over the schedule's
-  /// multipliers), at flow time t. Returns the divergence estimate (NaN unless wanted).
+  /// multipliers), at flow time t, projected on the tangent spaces of the manifold. Returns the
+  /// divergence estimate (NaN unless wanted).
   template <class D>
   double velocity(const D& divergence, const Eigen::Ref<const matrix_type>& particles, double h,
                   double t, matrix_type& v, bool want_estimate = false) const {
     const auto& mult = opt_.bandwidth.multipliers;
+    if constexpr (BandwidthBoundKernel<K> && std::is_same_v<D, drifting_field>) {
+      // Temperatures are bandwidths the field picks itself, past the kernel bound here.
+      if (!divergence.options().temperatures.empty())
+        detail::fail("gfd::flow::velocity", "drifting_field temperatures choose their own "
+                     "bandwidths, which the bandwidth-bound kernel '", K::name,
+                     "' cannot follow; use gfd::gaussian (the vMF kernel on the sphere) or no "
+                     "temperatures");
+    }
     double est = 0;
     matrix_type vi;
     v.setZero(particles.rows(), particles.cols());
     for (double m : mult) {
-      const problem_type pb{particles, targets_.points(), log_w_, kernel_, eval_,
-                            static_cast<Scalar>(h * m), t};
+      const auto hm = static_cast<Scalar>(h * m);
+      // A reference to kernel_ itself, or a copy bound to hm for a BandwidthBoundKernel.
+      const auto& bound = bind_bandwidth(kernel_, static_cast<double>(hm));
+      const problem_type pb{particles, targets_.points(), log_w_, bound, eval_, hm, t};
       static_assert(Divergence<D, problem_type>,
                     "a divergence needs velocity(problem, v, want_estimate) -> double");
       est += divergence.velocity(pb, vi, want_estimate);
       v += vi;
     }
+    if constexpr (!M::is_euclidean) project_on_tangents(particles, v);
     return want_estimate ? est : std::numeric_limits<double>::quiet_NaN();
   }
 
@@ -193,6 +229,7 @@ public:
     constexpr const char* where = "gfd::flow::run";
     view_type(particles).validate(where, "particles");
     detail::require_same_dim(where, particles, "particles", targets_.points(), "targets");
+    manifold_.validate(where, "particles", particles);
     const long n_steps = opt_.max_steps;
 
     flow_report rep;
@@ -224,6 +261,8 @@ public:
           apply_step(x1, v1, taken, h);
           velocity(divergence, x1, h, t + taken, v2, false);
           check_finite(v2, "velocity (Heun stage)", k, t);
+          // v2 is tangent at x1: transport it to T_x (by projection) before comparing or averaging.
+          if constexpr (!M::is_euclidean) project_on_tangents(particles, v2);
           if (opt_.method == stepper::heun) break;
           // Local error of the embedded Euler step, |dt/2 (v2 - v1)|, in units of h.
           const double err =
@@ -367,7 +406,8 @@ private:
     return previous;
   }
 
-  // x += step v with the per-particle displacement cap; returns mean |dx| / h.
+  // x <- Exp_x(step v) (x += step v in R^d) with the per-particle displacement cap on
+  // |step v|; returns mean |dx| / h.
   double apply_step(matrix_type& x, const matrix_type& v, double step, double h) const {
     const double cap = opt_.max_displacement * h;
     double total = 0;
@@ -378,10 +418,18 @@ private:
         dx *= static_cast<Scalar>(cap / len);
         len = cap;
       }
-      x.col(i) += dx;
+      if constexpr (M::is_euclidean)
+        x.col(i) += dx;  // Exp_x(v) = x + v: the plain update, nothing else compiled in
+      else
+        x.col(i) = opt_.retraction ? manifold_.retract(x.col(i), dx) : manifold_.exp(x.col(i), dx);
       total += len;
     }
     return total / (static_cast<double>(x.cols()) * h);
+  }
+
+  // v_i <- P_{x_i} v_i for every particle.
+  void project_on_tangents(const Eigen::Ref<const matrix_type>& x, matrix_type& v) const {
+    for (Eigen::Index i = 0; i < x.cols(); ++i) v.col(i) = manifold_.project(x.col(i), v.col(i));
   }
 
   static void check_finite(const matrix_type& m, const char* what, long step, double t) {
@@ -400,6 +448,7 @@ private:
   flow_options opt_;
   K kernel_;
   E eval_;
+  [[no_unique_address]] M manifold_;
   vector<Scalar> log_w_;
 };
 

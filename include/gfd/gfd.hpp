@@ -12,5 +12,7 @@
 #include "kde.hpp"          // IWYU pragma: export
 #include "kernels.hpp"      // IWYU pragma: export
 #include "metrics.hpp"      // IWYU pragma: export
+#include "manifolds.hpp"    // IWYU pragma: export
 #include "particles.hpp"    // IWYU pragma: export
+#include "sphere.hpp"       // IWYU pragma: export
 #include "toy.hpp"          // IWYU pragma: export
