@@ -8,6 +8,7 @@
 #include "error.hpp"        // IWYU pragma: export
 #include "evaluators/exact.hpp"  // IWYU pragma: export
 #include "flow.hpp"         // IWYU pragma: export
+#include "generator.hpp"    // IWYU pragma: export
 #include "io.hpp"           // IWYU pragma: export
 #include "kde.hpp"          // IWYU pragma: export
 #include "kernels.hpp"      // IWYU pragma: export
