@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+/// @file bench_flow.cpp
+/// @brief One full flow step (both KDE passes, the divergence, the step) against the two bare
+///        KDE passes it contains, in one run: the overhead of the flow layer.
+///
+/// `flow_step/N` times gfd::flow::run for one Euler step of KL(q||p) (fixed bandwidth, so no
+/// bandwidth rule runs) with N particles and M = N targets in 2D; `two_passes/N` times the two
+/// exact-evaluator calls that step makes (particles against targets, particles against
+/// themselves). The ratio of the two is the overhead of divergence, validation and stepping.
+#include <benchmark/benchmark.h>
+
+#include <gfd/flow.hpp>
+#include <gfd/toy.hpp>
+
+namespace {
+
+void flow_step(benchmark::State& state) {
+  const Eigen::Index n = state.range(0);
+  const Eigen::MatrixXd y = gfd::toy::sample("8gaussians", n, 1);
+  const Eigen::MatrixXd x0 = gfd::toy::gaussian(2, n, 2);
+  gfd::flow_options o;
+  o.max_steps = 1;
+  o.observe_every = 0;
+  o.bandwidth = gfd::bandwidth_schedule::fixed(0.3);
+  const gfd::flow<> f(y, o);
+  Eigen::MatrixXd x = x0;
+  for (auto _ : state) {
+    x = x0;
+    benchmark::DoNotOptimize(f.run(x, gfd::kl()));
+  }
+  state.counters["steps/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void two_passes(benchmark::State& state) {
+  const Eigen::Index n = state.range(0);
+  const Eigen::MatrixXd y = gfd::toy::sample("8gaussians", n, 1);
+  const Eigen::MatrixXd x = gfd::toy::gaussian(2, n, 2);
+  const Eigen::VectorXd lw = Eigen::VectorXd::Constant(n, -std::log(static_cast<double>(n)));
+  const gfd::exact_evaluator ev;
+  gfd::kernel_sums<double> sp, sq;
+  for (auto _ : state) {
+    ev.sums(x, y, lw, gfd::gaussian{}, 0.3, {}, sp);
+    ev.sums(x, x, lw, gfd::gaussian{}, 0.3, {}, sq);
+    benchmark::DoNotOptimize(sp.field.data());
+    benchmark::DoNotOptimize(sq.field.data());
+  }
+  state.counters["steps/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+BENCHMARK(flow_step)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(two_passes)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK_MAIN();
