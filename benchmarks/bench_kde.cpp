@@ -13,11 +13,14 @@
 /// - `loop` : the loop one writes by hand, `#pragma omp parallel for` over queries and
 ///            `#pragma omp simd` reductions over sources (d = 2: one fused loop; otherwise chunks
 ///            of 256 sources); no maximum subtracted (the data below keep every exp far from
-///            underflow, so it is numerically valid here, not in general).
+///            underflow, so it is numerically valid here, not in general). Source in
+///            loop_baseline.hpp.
+/// - `fastloop`: the same loop compiled with `-ffast-math` added (loop_fast_math.cpp), as such
+///            loops usually are; gfd itself is compiled without it.
 /// - `gemm` : d >= 16 only: squared distances |x|^2 + |y|^2 - 2 X^T Y by an Eigen matrix product
 ///            per block, exp, and a second product for sum_j e_ij y_j.
 ///
-/// The three are cross-checked on a small problem before any timing; a mismatch exits with 1.
+/// All four are cross-checked on a small problem before any timing; a mismatch exits with 1.
 /// The console output ends with a table of medians and gfd / baseline ratios (summary_reporter).
 
 #include <benchmark/benchmark.h>
@@ -41,19 +44,21 @@
 #include <omp.h>
 #endif
 
-// glibc's libmvec has vectorised exp/expf (SSE to AVX-512), but <math.h> only announces them to
-// the vectoriser under -ffast-math. Announcing them here lets the hand-written loop vectorise its
-// exp with exactly gfd's flags; without this its exp stays scalar and the baseline is far slower
-// than any reasonable hand-written loop (libm's linker script pulls in libmvec as needed).
-#if defined(_OPENMP) && defined(__GLIBC__) && defined(__x86_64__) && !defined(__FAST_MATH__)
-#define GFD_BENCH_LIBMVEC 1
-#pragma omp declare simd notinbranch
-extern "C" double exp(double) noexcept;
-#pragma omp declare simd notinbranch
-extern "C" float expf(float) noexcept;
-#else
-#define GFD_BENCH_LIBMVEC 0
-#endif
+#define GFD_LOOP_NAMESPACE plain
+#include "loop_baseline.hpp"
+#undef GFD_LOOP_NAMESPACE
+
+// The same loop compiled with -ffast-math (loop_fast_math.cpp), instantiated there.
+namespace fast_math {
+template <class S>
+void score_loop(const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& x,
+                const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& y, S h,
+                Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& score);
+extern template void score_loop<float>(const Eigen::MatrixXf&, const Eigen::MatrixXf&, float,
+                                       Eigen::MatrixXf&);
+extern template void score_loop<double>(const Eigen::MatrixXd&, const Eigen::MatrixXd&, double,
+                                        Eigen::MatrixXd&);
+}  // namespace fast_math
 
 namespace {
 
@@ -83,94 +88,6 @@ problem<S> make_problem(Index d, Index n) {
   for (Index i = 0; i < n; ++i)
     for (Index k = 0; k < d; ++k) p.x(k, i) = static_cast<S>(normal(rng));
   return p;
-}
-
-// ---------------------------------------------------------------------------------------------
-// (a) The hand-written loop. Sources are transposed once (m x d) so that each coordinate is
-// contiguous across sources, the layout `omp simd` needs to vectorise over j.
-
-template <class S>
-void score_loop(const mat<S>& x, const mat<S>& y, S h, mat<S>& score) {
-  const Index d = x.rows(), n = x.cols(), m = y.cols();
-  const mat<S> yt = y.transpose();
-  const S c = S(1) / (S(2) * h * h);
-  const S inv_h2 = S(1) / (h * h);
-  score.resize(d, n);
-
-  if (d == 2) {
-    // The 2D loop everyone writes: one fused pass per query, all sums in registers.
-    const S* y0 = yt.col(0).data();
-    const S* y1 = yt.col(1).data();
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static)
-#endif
-    for (Index i = 0; i < n; ++i) {
-      const S x0 = x(0, i), x1 = x(1, i);
-      S s = 0, a0 = 0, a1 = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : s, a0, a1)
-#endif
-      for (Index j = 0; j < m; ++j) {
-        const S dx = y0[j] - x0, dy = y1[j] - x1;
-        const S e = std::exp(-c * (dx * dx + dy * dy));
-        s += e;
-        a0 += e * y0[j];
-        a1 += e * y1[j];
-      }
-      score(0, i) = (a0 / s - x0) * inv_h2;
-      score(1, i) = (a1 / s - x1) * inv_h2;
-    }
-    return;
-  }
-
-  // Any d: the same sums over chunks of sources that stay in L1, one simd loop per coordinate.
-  constexpr Index chunk = 256;
-#ifdef _OPENMP
-#pragma omp parallel
-#endif
-  {
-    std::vector<S> r2(chunk), e(chunk), acc(static_cast<std::size_t>(d));
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-    for (Index i = 0; i < n; ++i) {
-      const S* xi = x.col(i).data();
-      std::fill(acc.begin(), acc.end(), S(0));
-      S s = 0;
-      for (Index j0 = 0; j0 < m; j0 += chunk) {
-        const Index b = std::min(chunk, m - j0);
-        std::fill(r2.begin(), r2.end(), S(0));
-        for (Index k = 0; k < d; ++k) {
-          const S* yk = yt.col(k).data() + j0;
-          const S xk = xi[k];
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-          for (Index j = 0; j < b; ++j) {
-            const S t = yk[j] - xk;
-            r2[j] += t * t;
-          }
-        }
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : s)
-#endif
-        for (Index j = 0; j < b; ++j) {
-          e[j] = std::exp(-c * r2[j]);
-          s += e[j];
-        }
-        for (Index k = 0; k < d; ++k) {
-          const S* yk = yt.col(k).data() + j0;
-          S a = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : a)
-#endif
-          for (Index j = 0; j < b; ++j) a += e[j] * yk[j];
-          acc[static_cast<std::size_t>(k)] += a;
-        }
-      }
-      for (Index k = 0; k < d; ++k) score(k, i) = (acc[static_cast<std::size_t>(k)] / s - xi[k]) * inv_h2;
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,7 +144,7 @@ void score_gfd(const gfd::kde<gfd::gaussian, S>& kde, const mat<S>& x, mat<S>& s
   score = kde.score(x);
 }
 
-enum class impl { gfd, loop, gemm };
+enum class impl { gfd, loop, fastloop, gemm };
 
 template <class S>
 void run(benchmark::State& state, impl which, Index d, Index n) {
@@ -238,7 +155,8 @@ void run(benchmark::State& state, impl which, Index d, Index n) {
   for (auto _ : state) {
     switch (which) {
       case impl::gfd: score_gfd(kde, p.x, score); break;
-      case impl::loop: score_loop(p.x, p.y, p.h, score); break;
+      case impl::loop: plain::score_loop(p.x, p.y, p.h, score); break;
+      case impl::fastloop: fast_math::score_loop(p.x, p.y, p.h, score); break;
       case impl::gemm: score_gemm(p.x, p.y, p.h, score); break;
     }
     benchmark::DoNotOptimize(score.data());
@@ -259,18 +177,23 @@ template <class S>
 bool cross_check(Index d) {
   const problem<S> p = make_problem<S>(d, 700);
   const gfd::kde<gfd::gaussian, S> kde(p.y, p.h);
-  mat<S> a, b, g;
+  mat<S> a, b, f, g;
   score_gfd(kde, p.x, a);
-  score_loop(p.x, p.y, p.h, b);
+  plain::score_loop(p.x, p.y, p.h, b);
+  fast_math::score_loop(p.x, p.y, p.h, f);
   score_gemm(p.x, p.y, p.h, g);
   const double tol = std::is_same_v<S, float> ? 1e-4 : 1e-10;
   const double scale = static_cast<double>(a.cwiseAbs().maxCoeff());
   const double e_loop = static_cast<double>((a - b).cwiseAbs().maxCoeff()) / scale;
+  const double e_fast = static_cast<double>((a - f).cwiseAbs().maxCoeff()) / scale;
   const double e_gemm = static_cast<double>((a - g).cwiseAbs().maxCoeff()) / scale;
-  const bool ok = e_loop < tol && e_gemm < tol;
+  const bool ok = e_loop < tol && e_fast < tol && e_gemm < tol;
   if (!ok)
-    std::fprintf(stderr, "cross-check FAILED (%s, d = %ld): |gfd - loop| = %.3g, |gfd - gemm| = %.3g\n",
-                 std::is_same_v<S, float> ? "float" : "double", static_cast<long>(d), e_loop, e_gemm);
+    std::fprintf(stderr,
+                 "cross-check FAILED (%s, d = %ld): |gfd - loop| = %.3g, |gfd - fastloop| = %.3g, "
+                 "|gfd - gemm| = %.3g\n",
+                 std::is_same_v<S, float> ? "float" : "double", static_cast<long>(d), e_loop, e_fast,
+                 e_gemm);
   return ok;
 }
 
@@ -279,12 +202,15 @@ void register_all(const char* type) {
   for (const Index d : {2, 16, 128}) {
     for (const Index n : {1000, 4000, 16384}) {
       // Interleaved per size, so that the implementations compared run close together in time.
-      for (const impl which : {impl::gfd, impl::loop, impl::gemm}) {
+      for (const impl which : {impl::gfd, impl::loop, impl::fastloop, impl::gemm}) {
         if (which == impl::gemm && d < 16) continue;
         // The plain loop streams all sources from memory for every query once they outgrow the
         // caches: a minute per call at d = 128, N = 16384, with nothing left to learn from it.
-        if (which == impl::loop && d == 128 && n > 4000) continue;
-        const char* name = which == impl::gfd ? "gfd" : which == impl::loop ? "loop" : "gemm";
+        if ((which == impl::loop || which == impl::fastloop) && d == 128 && n > 4000) continue;
+        const char* name = which == impl::gfd        ? "gfd"
+                           : which == impl::loop     ? "loop"
+                           : which == impl::fastloop ? "fastloop"
+                                                     : "gemm";
         const std::string full = std::string(name) + "<" + type + ">/d:" + std::to_string(d) +
                                  "/n:" + std::to_string(n);
         benchmark::RegisterBenchmark(full.c_str(), [which, d, n](benchmark::State& st) {
@@ -334,8 +260,9 @@ public:
     std::ostream& out = GetOutputStream();
     out << "\nSummary: median pairs/s (wall clock), gfd / baseline ratios from wall and CPU time\n";
     char line[200];
-    std::snprintf(line, sizeof line, "%-22s %10s %10s %10s %10s %10s %10s %10s\n", "case", "gfd",
-                  "loop", "gemm", "gfd/loop", "(cpu)", "gfd/gemm", "(cpu)");
+    std::snprintf(line, sizeof line, "%-22s %9s %9s %9s %9s %9s %6s %9s %6s %9s %6s\n", "case",
+                  "gfd", "loop", "fastloop", "gemm", "gfd/loop", "(cpu)", "gfd/fast", "(cpu)",
+                  "gfd/gemm", "(cpu)");
     out << line;
     for (const std::string& key : keys_) {
       auto& row = results_[key];
@@ -350,10 +277,12 @@ public:
       std::string label = key.substr(1);
       std::replace(label.begin(), label.end(), '/', ' ');
       label.erase(label.find('>'), 1);
-      std::snprintf(line, sizeof line, "%-22s %10.3g %10.3g %10.3g %10.2f %10.2f %10.2f %10.2f\n",
-                    label.c_str(), value("gfd", false), value("loop", false), value("gemm", false),
-                    ratio("loop", false), ratio("loop", true), ratio("gemm", false),
-                    ratio("gemm", true));
+      std::snprintf(line, sizeof line,
+                    "%-22s %9.3g %9.3g %9.3g %9.3g %9.2f %6.2f %9.2f %6.2f %9.2f %6.2f\n",
+                    label.c_str(), value("gfd", false), value("loop", false),
+                    value("fastloop", false), value("gemm", false), ratio("loop", false),
+                    ratio("loop", true), ratio("fastloop", false), ratio("fastloop", true),
+                    ratio("gemm", false), ratio("gemm", true));
       out << line;
     }
   }

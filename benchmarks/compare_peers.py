@@ -111,13 +111,23 @@ def run_scipy(y, q, h):
             super().__init__(data)
 
         def _compute_covariance(self):
-            self.factor = 1.0
-            self._data_covariance = np.eye(self.d)
-            self._data_inv_cov = np.eye(self.d)
-            self.covariance = np.eye(self.d) * self._h**2
-            self.inv_cov = np.eye(self.d) / self._h**2
-            self.cho_cov = np.eye(self.d) * self._h
-            self.log_det = 2 * self.d * np.log(self._h)
+            # The attributes SciPy's logpdf reads; their set changed over releases (inv_cov
+            # became a read-only property in 1.10, cho_cov appeared), so set what exists.
+            eye = np.eye(self.d)
+            self.factor = self._h
+            self._data_covariance = eye
+            self._data_cho_cov = eye
+            self._data_inv_cov = eye
+            self.covariance = eye * self._h**2
+            self.cho_cov = eye * self._h
+            self.log_det = 2 * self.d * np.log(self._h) + self.d * np.log(2 * np.pi)
+            try:
+                self.inv_cov = eye / self._h**2
+            except AttributeError:
+                pass  # a property computed from covariance_factor() and the data covariance
+
+        def covariance_factor(self):
+            return self._h
 
     start = time.perf_counter()
     kd = Isotropic(y.T, h)

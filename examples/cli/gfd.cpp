@@ -859,9 +859,13 @@ int cmd_kde(const kde_args& a) {
             << a.kernel << " kernel, bandwidth " << num(h) << bw_note << ", " << a.evaluator << " evaluator"
             << (a.evaluator == "tree" ? " (tolerance " + num(a.tolerance) + ")" : std::string()) << "\n"
             << "  read      " << fmt("%8.4f", read_s) << " s\n"
-            << "  evaluate  " << fmt("%8.4f", eval_s) << " s  (" << num(pairs) << " kernel pairs, "
-            << num(pairs / std::max(eval_s, 1e-9)) << " pairs/s, " << thread_count()
-            << " thread(s))\n"
+            << "  evaluate  " << fmt("%8.4f", eval_s) << " s  ("
+            << (a.evaluator == "tree"
+                    ? "N x M = " + num(pairs) + " pairs, truncated by the tree; " +
+                          num(pairs / std::max(eval_s, 1e-9)) + " exact-equivalent pairs/s, "
+                    : num(pairs) + " kernel pairs, " + num(pairs / std::max(eval_s, 1e-9)) +
+                          " pairs/s, ")
+            << thread_count() << " thread(s))\n"
             << "  write     " << fmt("%8.4f", write_s) << " s  -> " << a.out << " (" << q.cols()
             << " rows: logp, s0"
             << (q.rows() == 2  ? ", s1"

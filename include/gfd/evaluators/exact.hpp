@@ -22,6 +22,15 @@
 #include <omp.h>
 #endif
 
+// The per-block helpers of the inner loops must be inlined into them: in a large translation unit
+// (the CLI, a user's program) GCC's size heuristics otherwise keep exp_lanes out of line, which
+// measured 30 % slower on the whole small-d loop.
+#if defined(__GNUC__) || defined(__clang__)
+#define GFD_INNER_INLINE [[gnu::always_inline]] inline
+#else
+#define GFD_INNER_INLINE inline
+#endif
+
 namespace gfd {
 
 /// What the vector part of a kernel sum is.
@@ -124,13 +133,13 @@ using lanes_map = Eigen::Map<const lanes<Scalar>>;
 /// clamped (only a tile about to be recomputed passes more than lazy_margin). Measured 5-10%
 /// faster on the whole small-d double loop.
 template <class Scalar>
-inline lanes<Scalar> exp_lanes(const lanes<Scalar>& x) {
+GFD_INNER_INLINE lanes<Scalar> exp_lanes(const lanes<Scalar>& x) {
   return x.exp();
 }
 
 #if defined(__GNUC__) && !defined(__FAST_MATH__)  // fast-math would fold the rounding trick away
 template <>
-inline lanes<double> exp_lanes<double>(const lanes<double>& in) {
+GFD_INNER_INLINE lanes<double> exp_lanes<double>(const lanes<double>& in) {
   // No helper functions taking these vectors by value: without AVX-512 that would change the
   // calling convention and GCC warns (-Wpsabi) in every user's build.
   using f64x8 = double __attribute__((vector_size(64)));
@@ -207,6 +216,25 @@ inline Scalar lse_rescale(lse_state<Scalar>& st, Scalar new_mx) {
   return scale;
 }
 
+/// Adds the sums `b` (vector sum acc_b) over other sources to `a` (acc_a): log-sum-exp states
+/// relative to different references merge at the larger one.
+template <class Scalar, class AccA, class AccB>
+void lse_merge(lse_state<Scalar>& a, AccA&& acc_a, const lse_state<Scalar>& b, const AccB& acc_b) {
+  if (b.mx == -std::numeric_limits<Scalar>::infinity()) return;  // b has no terms
+  if (b.mx > a.mx) {  // a.mx may be -inf (no terms yet): f = 0
+    const Scalar f = std::exp(a.mx - b.mx);
+    a.s = a.s * f + b.s;
+    a.cs = a.cs * f + b.cs;
+    acc_a = acc_a * f + acc_b;
+    a.mx = b.mx;
+  } else {
+    const Scalar f = std::exp(b.mx - a.mx);
+    a.s += b.s * f;
+    a.cs += b.cs * f;
+    acc_a += acc_b * f;
+  }
+}
+
 /// Sources centred on their mean and divided by h (t = |x~ - y~|^2 needs no further scaling),
 /// transposed so that each coordinate is contiguous (the SIMD loops run over sources), and
 /// padded with zero rows to whole blocks; padded lanes are masked out (block_mask).
@@ -224,7 +252,12 @@ struct scaled_sources {
 
   template <class Src, class LogW>
   scaled_sources(const Src& sources, const LogW& log_weights, bool uniform, Scalar h)
-      : m(sources.cols()), centre(sources.rowwise().mean()), inv_h(Scalar(1) / h) {
+      : scaled_sources(sources, log_weights, uniform, h, Vec(sources.rowwise().mean())) {}
+  /// The same, scaled about a given centre (the tree evaluator's passes share one).
+  template <class Src, class LogW, class Centre>
+  scaled_sources(const Src& sources, const LogW& log_weights, bool uniform, Scalar h,
+                 const Centre& c)
+      : m(sources.cols()), centre(c), inv_h(Scalar(1) / h) {
     constexpr Eigen::Index w = block_lanes<Scalar>;
     const Eigen::Index padded = (m + w - 1) / w * w;
     rows = Mat::Zero(padded, sources.rows());
@@ -269,7 +302,7 @@ struct block_core {
   const K& kernel;
   const Scalar* log_w;  // padded log-weights (Weighted only)
 
-  [[nodiscard]] L logits(Eigen::Index j, const L& t) const {
+  [[nodiscard]] GFD_INNER_INLINE L logits(Eigen::Index j, const L& t) const {
     if constexpr (Weighted)
       return kernel.log_profile_array(t) + lanes_map<Scalar>(log_w + j);
     else
@@ -279,7 +312,7 @@ struct block_core {
   /// Adds the block to the lane sums s (numerators) and cs (numerators times slope); returns the
   /// field weights. Masked: `bias` (0 / -inf) and `keep` (1 / 0) drop lanes.
   template <bool Masked>
-  L add(Eigen::Index j, const L& t, Scalar ref, const L& bias, const L& keep, L& s, L& cs) const {
+  GFD_INNER_INLINE L add(Eigen::Index j, const L& t, Scalar ref, const L& bias, const L& keep, L& s, L& cs) const {
     L l = logits(j, t);
     if constexpr (Masked) l += bias;
     L e = exp_lanes<Scalar>(l - ref);
@@ -351,7 +384,7 @@ struct lane_sums {
 
 /// Small d: squared scaled distances from query xk to the W sources starting at j.
 template <int D, class Scalar>
-lanes<Scalar> block_distances(const scaled_sources<Scalar>& src,
+GFD_INNER_INLINE lanes<Scalar> block_distances(const scaled_sources<Scalar>& src,
                               const Eigen::Matrix<Scalar, D, 1>& xk, Eigen::Index j) {
   const Scalar* y = src.rows.data();
   const Eigen::Index ld = src.rows.outerStride();
@@ -418,6 +451,52 @@ Scalar probe_tile(const block_core<K, Scalar, Weighted, Slope>& core,
   return mx.maxCoeff();
 }
 
+/// Small d: the running sums of one query (scaled, centred: xk) over all sources, one fused pass
+/// per tile of `tile_len` sources (a whole number of blocks); `acc` receives sum_j e_j g_j y~_j.
+/// Returns the log-sum-exp state, relative to its reference logit (see exact_evaluator).
+template <int D, bool Weighted, bool Slope, Kernel K, class Scalar>
+lse_state<Scalar> sweep_query(const block_core<K, Scalar, Weighted, Slope>& core,
+                              const scaled_sources<Scalar>& src,
+                              const Eigen::Matrix<Scalar, D, 1>& xk, Eigen::Index self,
+                              Eigen::Index tile_len, lane_sums<Scalar, D>& tile_sums,
+                              Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& acc) {
+  using Index = Eigen::Index;
+  constexpr Index W = block_lanes<Scalar>;
+  constexpr Scalar neg_inf = -std::numeric_limits<Scalar>::infinity();
+  const Index mp = src.padded();
+  acc.setZero();
+  lse_state<Scalar> st;
+  for (Index j0 = 0; j0 < mp; j0 += tile_len) {
+    const Index j1 = std::min(j0 + tile_len, mp);
+    if (st.mx == neg_inf) {
+      // No reference yet: the best logit of a few blocks, or of the whole tile if those are all
+      // outside a compact kernel's support.
+      st.mx = probe_tile(core, src, xk, j0, std::min(j0 + probe_blocks * W, j1), self);
+      if (st.mx == neg_inf) st.mx = probe_tile(core, src, xk, j0, j1, self);
+      if (st.mx == neg_inf) continue;  // every term of the tile is exactly zero
+    }
+    sweep_tile(core, src, xk, j0, j1, self, st.mx, tile_sums);
+    Scalar tile_s = tile_sums.s.sum();
+    if (!(tile_s <= lazy_tile_limit<Scalar>)) [[unlikely]] {
+      // Some logit is far above the reference: move it to the tile's largest and redo.
+      acc *= lse_rescale(st, std::max(st.mx, probe_tile(core, src, xk, j0, j1, self)));
+      sweep_tile(core, src, xk, j0, j1, self, st.mx, tile_sums);
+      tile_s = tile_sums.s.sum();
+    }
+    st.s += tile_s;
+    if constexpr (Slope) st.cs += tile_sums.cs.sum();
+    acc += tile_sums.acc.colwise().sum().transpose().matrix();
+  }
+  return st;
+}
+
+/// Tiles are whole blocks; a tile is the unit of recomputation, a block the unit of SIMD work.
+template <class Scalar>
+Eigen::Index tile_length(Eigen::Index tile) {
+  constexpr Eigen::Index W = block_lanes<Scalar>;
+  return std::max<Eigen::Index>(W, tile / W * W);
+}
+
 /// Small d: one query at a time, one fused pass per tile of sources (see exact_evaluator).
 template <int D, bool Weighted, bool Slope, Kernel K, class Scalar, int Dim>
 void per_query_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
@@ -426,11 +505,8 @@ void per_query_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
                     kernel_sums<Scalar, Dim>& out) {
   using Index = Eigen::Index;
   using Vec = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
-  constexpr Index W = block_lanes<Scalar>;
-  constexpr Scalar neg_inf = -std::numeric_limits<Scalar>::infinity();
-  const Index n = queries.cols(), d = queries.rows(), mp = src.padded();
-  // Tiles are whole blocks; a tile is the unit of recomputation, a block the unit of SIMD work.
-  const Index tile_len = std::max<Index>(W, tile / W * W);
+  const Index n = queries.cols(), d = queries.rows();
+  const Index tile_len = tile_length<Scalar>(tile);
   const block_core<K, Scalar, Weighted, Slope> core{kernel, Weighted ? src.log_w.data() : nullptr};
   [[maybe_unused]] const bool go_parallel = parallel;
 
@@ -439,7 +515,7 @@ void per_query_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
 #endif
   {
     lane_sums<Scalar, D> tile_sums;
-    tile_sums.acc.resize(W, d);
+    tile_sums.acc.resize(block_lanes<Scalar>, d);
     Eigen::Matrix<Scalar, D, 1> xk(d);
     Vec xs(d), acc(d);
 #ifdef _OPENMP
@@ -452,30 +528,8 @@ void per_query_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
     for (Index i = 0; i < n; ++i) {
       xs = (queries.col(i) - src.centre) * src.inv_h;
       xk = xs;
-      const Index self = opt.exclude_self ? i : -1;
-      acc.setZero();
-      lse_state<Scalar> st;
-      for (Index j0 = 0; j0 < mp; j0 += tile_len) {
-        const Index j1 = std::min(j0 + tile_len, mp);
-        if (st.mx == neg_inf) {
-          // No reference yet: the best logit of a few blocks, or of the whole tile if those
-          // are all outside a compact kernel's support.
-          st.mx = probe_tile(core, src, xk, j0, std::min(j0 + probe_blocks * W, j1), self);
-          if (st.mx == neg_inf) st.mx = probe_tile(core, src, xk, j0, j1, self);
-          if (st.mx == neg_inf) continue;  // every term of the tile is exactly zero
-        }
-        sweep_tile(core, src, xk, j0, j1, self, st.mx, tile_sums);
-        Scalar tile_s = tile_sums.s.sum();
-        if (!(tile_s <= lazy_tile_limit<Scalar>)) [[unlikely]] {
-          // Some logit is far above the reference: move it to the tile's largest and redo.
-          acc *= lse_rescale(st, std::max(st.mx, probe_tile(core, src, xk, j0, j1, self)));
-          sweep_tile(core, src, xk, j0, j1, self, st.mx, tile_sums);
-          tile_s = tile_sums.s.sum();
-        }
-        st.s += tile_s;
-        if constexpr (Slope) st.cs += tile_sums.cs.sum();
-        acc += tile_sums.acc.colwise().sum().transpose().matrix();
-      }
+      const lse_state<Scalar> st =
+          sweep_query(core, src, xk, opt.exclude_self ? i : -1, tile_len, tile_sums, acc);
       finish_query(kernel, h, log_offset, opt, st, xs, acc, src.columns(), i, out);
     }
   }
@@ -485,7 +539,7 @@ void per_query_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
 /// from the stored -2 x~.y~ products: |x~|^2 + |y~|^2 - 2 x~.y~, clamped so that round-off never
 /// makes a distance negative.
 template <class Scalar>
-lanes<Scalar> gemm_distances(const Scalar* dot_q, const Scalar* ynorm, Scalar xnorm,
+GFD_INNER_INLINE lanes<Scalar> gemm_distances(const Scalar* dot_q, const Scalar* ynorm, Scalar xnorm,
                              Eigen::Index j0, Eigen::Index r) {
   return (lanes_map<Scalar>(dot_q + r) + lanes_map<Scalar>(ynorm + j0 + r) + xnorm).max(Scalar(0));
 }

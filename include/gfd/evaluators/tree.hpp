@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -50,12 +51,25 @@ using kd_tree = nanoflann::KDTreeSingleIndexAdaptor<
     nanoflann::L2_Simple_Adaptor<Scalar, tree_points<Scalar>, Scalar, std::size_t>, tree_points<Scalar>, -1,
     std::size_t>;
 
-/// A tree with the data it was built on, identified by a hash of that data.
+/// A tree with the data it was built on, identified by a hash of that data. The copy is stored
+/// in a spatial (k-d) order, so that the sources a radius search returns sit close together in
+/// memory and gathering them is cheap: source `original[k]` is stored at column k, and
+/// `position[j]` is where source j went.
 template <class Scalar>
 struct tree_entry {
   std::uint64_t hash = 0;
   tree_points<Scalar> points;
+  std::vector<Eigen::Index> original, position;
   std::unique_ptr<kd_tree<Scalar>> tree;
+
+  /// Whether `y` is the cloud this entry was built on (same shape, same values, same order).
+  template <class Ref>
+  [[nodiscard]] bool holds(const Ref& y) const {
+    if (points.y.rows() != y.rows() || points.y.cols() != y.cols()) return false;
+    for (Eigen::Index k = 0; k < y.cols(); ++k)
+      if (points.y.col(k) != y.col(original[static_cast<std::size_t>(k)])) return false;
+    return true;
+  }
 };
 
 /// FNV-1a over the bytes of the matrix and its shape: O(m d), far cheaper than any search.
@@ -108,6 +122,67 @@ struct nearest_one {
   [[nodiscard]] Scalar worstDist() const { return best; }
 };
 
+/// Queries grouped into spatially compact blocks: a k-d split (median of the widest coordinate)
+/// until a block holds at most `max_block` queries and its bounding box has half-diagonal at most
+/// `max_half_diagonal` (blocks of 8 or fewer are never split). Block b is the queries
+/// order[begin[b]] .. order[begin[b + 1] - 1].
+struct query_blocks {
+  std::vector<Eigen::Index> order;
+  std::vector<Eigen::Index> begin;
+};
+
+template <class Q>
+query_blocks partition_queries(const Q& x, Eigen::Index max_block, double max_half_diagonal) {
+  using Index = Eigen::Index;
+  const Index n = x.cols(), d = x.rows();
+  query_blocks qb;
+  qb.order.resize(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) qb.order[static_cast<std::size_t>(i)] = i;
+  // A copy of the points kept in the current order, so that every pass over a range reads
+  // memory sequentially (indexing the original through `order` misses the cache at every point).
+  Eigen::MatrixXd pts = x.template cast<double>();
+  Eigen::MatrixXd moved;
+  std::vector<std::pair<double, Index>> keyed;
+  std::vector<Index> moved_order;
+  std::vector<std::pair<Index, Index>> todo{{0, n}}, leaves;
+  while (!todo.empty()) {
+    const auto [a, b] = todo.back();
+    todo.pop_back();
+    const auto range = pts.middleCols(a, b - a);
+    const Eigen::VectorXd extent = range.rowwise().maxCoeff() - range.rowwise().minCoeff();
+    Index widest = 0;
+    const double width = extent.maxCoeff(&widest);
+    const bool small = b - a <= max_block && (b - a <= 8 || 0.5 * extent.norm() <= max_half_diagonal);
+    if (small) {
+      leaves.emplace_back(a, b);
+    } else if (!(width > 0)) {  // identical points: cut into whole blocks
+      for (Index k = a; k < b; k += max_block) leaves.emplace_back(k, std::min(b, k + max_block));
+    } else {
+      // Median split of the widest coordinate, then the range reordered to match.
+      const Index mid = a + (b - a) / 2;
+      keyed.resize(static_cast<std::size_t>(b - a));
+      for (Index k = a; k < b; ++k) keyed[static_cast<std::size_t>(k - a)] = {pts(widest, k), k};
+      std::nth_element(keyed.begin(), keyed.begin() + (mid - a), keyed.end(),
+                       [](const auto& u, const auto& v) { return u.first < v.first; });
+      moved.resize(d, b - a);
+      moved_order.resize(static_cast<std::size_t>(b - a));
+      for (Index k = 0; k < b - a; ++k) {
+        const Index from = keyed[static_cast<std::size_t>(k)].second;
+        moved.col(k) = pts.col(from);
+        moved_order[static_cast<std::size_t>(k)] = qb.order[static_cast<std::size_t>(from)];
+      }
+      pts.middleCols(a, b - a) = moved;
+      std::copy(moved_order.begin(), moved_order.end(), qb.order.begin() + a);
+      todo.emplace_back(mid, b);
+      todo.emplace_back(a, mid);
+    }
+  }
+  std::sort(leaves.begin(), leaves.end());
+  for (const auto& leaf : leaves) qb.begin.push_back(leaf.first);
+  qb.begin.push_back(n);
+  return qb;
+}
+
 }  // namespace detail
 
 /// Kernel sums truncated to the sources near each query, found with a nanoflann k-d tree.
@@ -118,17 +193,27 @@ struct nearest_one {
 /// enlarging T until W_out k(T) <= tolerance * S_in, S_in the included sum. So the relative
 /// error of every kernel sum (density) is at most `tolerance`, and the softmax weights a_j of
 /// the score and mean shift are those of the exact sum up to a total variation of
-/// 2 tolerance. The first radius is the nearest source's t plus the t at which the kernel falls
-/// to `tolerance` of its peak, so a query far from every source still gets its nearest mass
-/// (never 0/0). Compact kernels (Epanechnikov) are summed exactly over their support, and fall
-/// back to the nearest source outside it, like exact_evaluator.
+/// 2 tolerance. A query far from every source still gets its nearest mass (never 0/0). Compact
+/// kernels (Epanechnikov) are summed exactly over their support, and fall back to the nearest
+/// source outside it, like exact_evaluator.
 ///
-/// Trees are built on a copy of the sources and cached by a hash of their content: a fixed
-/// target cloud is indexed once per flow, particles (which move) once per step. Building is
-/// O(m log m); a query costs O(log m + k) for k sources within its radius.
+/// Algorithm. Queries are grouped into blocks of at most 64 nearby ones (a k-d split). Each
+/// block makes one radius search around its centre, large enough for every member's bound in
+/// typical data, and sums the sources found densely, with the exact evaluator's vectorised
+/// inner loop (sources gathered into its layout). Members whose bound does not hold yet get the
+/// shell of a larger ball added (sums are additive), until it holds for all. Every source
+/// within the kernel's reach of a member is thus summed exactly; sources a little farther are
+/// included too, which only makes the sums more accurate.
+///
+/// Trees are built on a copy of the sources stored in k-d order (so a search's sources sit
+/// together in memory) and cached by a hash of their content, the three most recently used
+/// kept: a fixed target cloud is indexed once per flow, particles (which move) once per step.
+/// Building is O(m log m); nanoflann cannot refit a tree to moved points, and a rebuild costs
+/// a few percent of a flow step (benchmarks/bench_scale). Memory is O((n + m) d).
 ///
 /// Thread-safety: `sums` may be called concurrently; the cache is guarded by a mutex and
-/// queries run in parallel with OpenMP when available. Copies share the cache.
+/// blocks run in parallel with OpenMP when available; results do not depend on the number of
+/// threads. Copies share the cache.
 struct tree_evaluator {
   double tolerance = 1e-3;         ///< bound on the relative error of each kernel sum
   std::size_t leaf_size = 16;      ///< nanoflann leaf size
@@ -155,6 +240,12 @@ private:
 
   template <class Scalar, class Ref>
   std::shared_ptr<const detail::tree_entry<Scalar>> tree_for(const Ref& y) const;
+
+  template <int D, bool Weighted, bool Slope, Kernel K, class Scalar, int Dim>
+  void block_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
+                  const Eigen::Ref<const positions<Scalar, Dim>>& sources,
+                  const Eigen::Ref<const vector<Scalar>>& source_log_weights, const K& kernel,
+                  Scalar h, const sum_options& opt, kernel_sums<Scalar, Dim>& out) const;
 };
 
 template <class Scalar, class Ref>
@@ -163,19 +254,31 @@ std::shared_ptr<const detail::tree_entry<Scalar>> tree_evaluator::tree_for(const
   const std::uint64_t hash = detail::hash_matrix(y);
   std::lock_guard lock(cache_->mutex);
   auto& entries = cache_->entries;
-  for (const auto& e : entries) {
-    auto typed = std::static_pointer_cast<entry>(e);
-    if (typed->hash == hash && typed->points.y.rows() == y.rows() && typed->points.y.cols() == y.cols() &&
-        typed->points.y == y)
+  for (auto it = entries.begin(); it != entries.end(); ++it) {
+    auto typed = std::static_pointer_cast<entry>(*it);
+    if (typed->hash == hash && typed->holds(y)) {
+      std::rotate(it, std::next(it), entries.end());  // most recently used last
       return typed;
+    }
   }
   auto fresh = std::make_shared<entry>();
   fresh->hash = hash;
-  fresh->points.y = y;
+  // k-d order with leaves of about nanoflann's leaf size (no size limit on their extent).
+  fresh->original = detail::partition_queries(y, static_cast<Eigen::Index>(leaf_size),
+                                              std::numeric_limits<double>::infinity())
+                        .order;
+  fresh->position.resize(fresh->original.size());
+  fresh->points.y.resize(y.rows(), y.cols());
+  for (Eigen::Index k = 0; k < y.cols(); ++k) {
+    const Eigen::Index j = fresh->original[static_cast<std::size_t>(k)];
+    fresh->points.y.col(k) = y.col(j);
+    fresh->position[static_cast<std::size_t>(j)] = k;
+  }
   fresh->tree = std::make_unique<detail::kd_tree<Scalar>>(
       static_cast<int>(y.rows()), fresh->points, nanoflann::KDTreeSingleIndexAdaptorParams(leaf_size));
-  // Keep the last few trees: targets, particles, and the tree of a second flow or precision.
-  if (entries.size() >= 4) entries.erase(entries.begin());
+  // Keep the three most recently used trees: in a flow step, the targets', the particles' and
+  // (Heun) the predicted particles'. The particles' trees of earlier steps are evicted first.
+  if (entries.size() >= 3) entries.erase(entries.begin());
   entries.push_back(std::static_pointer_cast<void>(fresh));
   return fresh;
 }
@@ -187,9 +290,7 @@ void tree_evaluator::sums(
     const std::type_identity_t<Eigen::Ref<const vector<Scalar>>>& source_log_weights,
     const K& kernel, Scalar h, const sum_options& opt, kernel_sums<Scalar, Dim>& out) const {
   using Index = Eigen::Index;
-  using Vec = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
   constexpr const char* where = "gfd::tree_evaluator::sums";
-  constexpr double neg_inf = -std::numeric_limits<double>::infinity();
   const Index n = queries.cols(), m = sources.cols(), d = queries.rows();
   detail::require_positive(where, "bandwidth", h);
   if (!(tolerance > 0 && tolerance < 1)) detail::fail(where, "tolerance must be in (0, 1), got ", tolerance);
@@ -202,9 +303,34 @@ void tree_evaluator::sums(
   if (n == 0) return;
   if (m == 0) detail::fail(where, "no sources");
 
+  const bool per_pair_slope = !K::constant_slope && opt.field == field_kind::score;
+  const bool uniform = (source_log_weights.array() == source_log_weights(0)).all();
+  detail::dispatch_terms<K>(!uniform, per_pair_slope, [&]<bool Weighted, bool Slope>() {
+    if constexpr (Dim != Eigen::Dynamic)
+      block_sums<Dim, Weighted, Slope>(queries, sources, source_log_weights, kernel, h, opt, out);
+    else if (d == 2)
+      block_sums<2, Weighted, Slope>(queries, sources, source_log_weights, kernel, h, opt, out);
+    else
+      block_sums<Eigen::Dynamic, Weighted, Slope>(queries, sources, source_log_weights, kernel, h, opt, out);
+  });
+}
+
+template <int D, bool Weighted, bool Slope, Kernel K, class Scalar, int Dim>
+void tree_evaluator::block_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
+                                const Eigen::Ref<const positions<Scalar, Dim>>& sources,
+                                const Eigen::Ref<const vector<Scalar>>& source_log_weights,
+                                const K& kernel, Scalar h, const sum_options& opt,
+                                kernel_sums<Scalar, Dim>& out) const {
+  using Index = Eigen::Index;
+  using Vec = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+  using Mat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+  constexpr double neg_inf = -std::numeric_limits<double>::infinity();
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  const Index n = queries.cols(), m = sources.cols(), d = queries.rows();
+
   const auto entry = tree_for<Scalar>(sources);
   const auto& tree = *entry->tree;
-  const double hd = static_cast<double>(h), h2 = hd * hd;
+  const double hd = static_cast<double>(h);
   // Total weight, in the log domain (log-weights need not be normalised).
   const double lw_max = static_cast<double>(source_log_weights.maxCoeff());
   const double log_w_total =
@@ -213,101 +339,200 @@ void tree_evaluator::sums(
   const double phi0 = static_cast<double>(kernel.log_profile(0.0));
   const double support = kernel.support_radius();
   const bool compact = std::isfinite(support);
-  // t at which the kernel has fallen to `tolerance` of its peak (doubling search; the profile is
-  // non-increasing).
+  // t at which the profile falls to `target_log` (doubling search then bisection to 1 %; the
+  // profile is non-increasing; a radius twice too large costs four times the sources in 2D).
   auto t_where = [&](double target_log) {
     double hi = 1.0;
     while (static_cast<double>(kernel.log_profile(hi)) > target_log && hi < 1e300) hi *= 2;
-    double lo = hi / 2;  // bisect to 1 %: a radius twice too large costs four times the sources
+    double lo = hi / 2;
     while (hi - lo > 0.01 * hi)
       (static_cast<double>(kernel.log_profile(0.5 * (lo + hi))) > target_log ? lo : hi) = 0.5 * (lo + hi);
     return hi;
   };
-  const double t_tol = compact ? support * support : t_where(phi0 + log_tol);
-  // Normalised linear weights, once: the bound needs the included weight of every query.
-  const Eigen::VectorXd w_norm = (source_log_weights.template cast<double>().array() - log_w_total).exp().matrix();
-  [[maybe_unused]] const bool parallel = n >= 64;
+  // Radius (in units of h) that covers a compact support, or where the kernel falls to
+  // `tolerance` of its peak.
+  const double r_tol = compact ? support : std::sqrt(t_where(phi0 + log_tol));
+  // First search radius (in h): the bound compares the left-out weight with the included sum,
+  // about (sources within a few h) / m of the total, so it needs the kernel to fall by a further
+  // factor of about m / 16 beyond `tolerance`. One search usually suffices then; a second pass
+  // adds the missing shell where it does not (sparse regions).
+  const double r_first =
+      compact ? support
+              : std::max(r_tol, std::sqrt(t_where(phi0 + log_tol -
+                                                  std::log(std::max(1.0, static_cast<double>(m) / 16)))));
+  // Normalised linear weights: the bound needs the weight a block's search left out.
+  // Weights in the tree's storage order (see tree_entry), as the gathers read them.
+  const auto& stored = entry->points.y;
+  const auto& original = entry->original;
+  Vec lw_stored(Weighted ? m : 0);
+  Eigen::VectorXd w_norm(m);
+  for (Index k = 0; k < m; ++k) {
+    const Index j = original[static_cast<std::size_t>(k)];
+    if constexpr (Weighted) lw_stored(k) = source_log_weights(j);
+    w_norm(k) = std::exp(static_cast<double>(source_log_weights(j)) - log_w_total);
+  }
+  const Scalar log_offset = Weighted ? Scalar(0) : source_log_weights(0);
+  // Blocks of nearby queries share one radius search: at most 64 queries, half-diagonal at most
+  // the first radius, so a block's candidates are at most about four times any member's own. A
+  // kernel sum costs far less per source than a search returning it (measured: 64 queries and
+  // 1x the radius beat 0.5x or 2x, and 128 queries, at N = M = 1e6 in 2D).
+  const detail::query_blocks blocks = detail::partition_queries(queries, 64, r_first * hd);
+  const Index nblocks = static_cast<Index>(blocks.begin.size()) - 1;
+  const Index tile_len = detail::tile_length<Scalar>(512);
+  [[maybe_unused]] const bool parallel = n >= 256;
 
 #ifdef _OPENMP
 #pragma omp parallel if (parallel)
 #endif
   {
     std::vector<std::pair<std::size_t, Scalar>> found;
-    std::vector<double> e;  // log-terms, then exp(l_j - max) of the found sources
-    Vec x(d), acc(d);
+    std::vector<Index> slot(opt.exclude_self ? static_cast<std::size_t>(m) : 0, -1);
+    Mat ysub;
+    Vec lwsub, centre(d), xs(d), acc(d), lo(d), hi(d);
+    Eigen::Matrix<Scalar, D, 1> xk(d);
+    detail::lane_sums<Scalar, D> tile_sums;
+    tile_sums.acc.resize(detail::block_lanes<Scalar>, d);
+    std::vector<double> dist;
+    std::vector<char> settled;  // members whose bound holds: no further sources are added
+    std::vector<detail::lse_state<Scalar>> state;  // per member, over every pass so far
+    Mat accs;                                      // per member: sum_j e_j g_j y~_j, so far
     const detail::tree_search_params params;
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 64)
+#pragma omp for schedule(dynamic, 1) nowait
 #endif
-    for (Index i = 0; i < n; ++i) {
-      x = queries.col(i);
-      const std::size_t self = opt.exclude_self ? static_cast<std::size_t>(i) : static_cast<std::size_t>(-1);
-      // First radius: where the kernel falls to `tolerance` of its peak. A query with no source
-      // there looks up its nearest source and starts again from it (far particles).
-      detail::nearest_one<Scalar> nn{self};
-      bool have_nn = false;
-      double T = t_tol, log_s = neg_inf, s = 0;
+    for (Index b = 0; b < nblocks; ++b) {
+      const Index a0 = blocks.begin[static_cast<std::size_t>(b)];
+      const Index a1 = blocks.begin[static_cast<std::size_t>(b) + 1];
+      const auto nb = static_cast<std::size_t>(a1 - a0);
+      auto query = [&](Index k) { return blocks.order[static_cast<std::size_t>(k)]; };
+      // The block's centre (of its bounding box) and each member's distance to it.
+      lo = queries.col(query(a0));
+      hi = lo;
+      for (Index k = a0 + 1; k < a1; ++k) {
+        lo = lo.cwiseMin(queries.col(query(k)));
+        hi = hi.cwiseMax(queries.col(query(k)));
+      }
+      centre = (lo + hi) / Scalar(2);
+      dist.resize(nb);
+      double rho = 0;
+      for (Index k = a0; k < a1; ++k)
+        rho = std::max(rho, dist[static_cast<std::size_t>(k - a0)] =
+                                static_cast<double>((queries.col(query(k)) - centre).norm()));
+      settled.assign(nb, 0);
+      state.assign(nb, {});
+      accs.setZero(d, static_cast<Index>(nb));
+      // Passes over growing balls around the centre, radius R: every source within r_tol h of a
+      // member is in the first, and every source left out is farther than R - dist_i from member
+      // i. A pass sums only the shell its ball adds to the previous one (sums are additive), and
+      // only for the members whose error bound does not hold yet.
+      double R = r_first * hd + rho, R_done = 0, w_in = 0;
+      Index included = 0;  // sources in the balls so far
       for (;;) {
         found.clear();
-        // Slightly inflated so round-off never drops a source that is inside T.
-        detail::within_radius<Scalar> rs{static_cast<Scalar>(T * h2 * (1 + 1e-12)), &found};
-        tree.findNeighbors(rs, x.data(), params);
-        // Included sum and weight, max-subtracted; each term's exp is kept for the field.
-        e.resize(found.size());
-        double mx = neg_inf, w_in = 0;
-        for (std::size_t f = 0; f < found.size(); ++f) {
-          const auto [j, d2] = found[f];
-          e[f] = j == self ? neg_inf
-                           : static_cast<double>(source_log_weights(static_cast<Index>(j))) +
-                                 static_cast<double>(kernel.log_profile(static_cast<double>(d2) / h2));
-          mx = std::max(mx, e[f]);
-          if (j != self) w_in += w_norm(static_cast<Index>(j));
+        detail::within_radius<Scalar> rs{static_cast<Scalar>(R * R * (1 + 1e-12)), &found};
+        tree.findNeighbors(rs, centre.data(), params);
+        if (R_done > 0) {  // keep the new shell: exactly the sources the previous ball missed
+          const auto done2 = static_cast<Scalar>(R_done * R_done * (1 + 1e-12));
+          std::erase_if(found, [done2](const auto& fj) { return fj.second < done2; });
         }
-        s = 0;
-        for (double& v : e) s += (v = std::exp(v - mx));
-        log_s = mx == neg_inf ? neg_inf : mx + std::log(s);
-        if (log_s == neg_inf && !have_nn) {
-          tree.findNeighbors(nn, x.data(), params);
-          have_nn = true;
-          if (nn.index == static_cast<std::size_t>(-1)) break;  // no source but itself
-          if (!compact) {
-            T = static_cast<double>(nn.best) / h2 + t_tol;
+        if (included == 0 && found.empty() && !compact) {
+          // Nothing near the block (far particles): reach its nearest source, then the kernel
+          // radius beyond it, so every member sees mass.
+          detail::nearest_one<Scalar> nn{none};
+          tree.findNeighbors(nn, centre.data(), params);
+          R = std::max(1.1 * R, std::sqrt(static_cast<double>(nn.best)) + r_tol * hd + rho);
+          continue;
+        }
+        // Gather the shell, laid out as the exact evaluator lays out its sources, scaled about the
+        // block centre in every pass so that the passes' sums add up.
+        const Index kc = static_cast<Index>(found.size());
+        ysub.resize(d, kc);
+        if constexpr (Weighted) lwsub.resize(kc);
+        for (Index f = 0; f < kc; ++f) {
+          const auto j = static_cast<Index>(found[static_cast<std::size_t>(f)].first);
+          ysub.col(f) = stored.col(j);
+          if constexpr (Weighted) lwsub(f) = lw_stored(j);
+          w_in += w_norm(j);
+          if (opt.exclude_self) slot[static_cast<std::size_t>(j)] = f;
+        }
+        included += kc;
+        const detail::scaled_sources<Scalar> src(ysub, lwsub, !Weighted, h, centre);
+        const detail::block_core<K, Scalar, Weighted, Slope> core{kernel,
+                                                                  Weighted ? src.log_w.data() : nullptr};
+        const double w_out = std::max(0.0, 1.0 - w_in);
+        double needed = R;  // the radius the members' bounds ask for
+        for (Index k = a0; k < a1; ++k) {
+          const auto km = static_cast<std::size_t>(k - a0);
+          if (settled[km]) continue;
+          const Index i = query(k);
+          auto& st = state[km];
+          if (kc > 0) {
+            xk = (queries.col(i) - centre) * src.inv_h;
+            const Index self =
+                opt.exclude_self ? slot[static_cast<std::size_t>(entry->position[static_cast<std::size_t>(i)])] : -1;
+            const detail::lse_state<Scalar> shell =
+                detail::sweep_query(core, src, xk, self, tile_len, tile_sums, acc);
+            detail::lse_merge(st, accs.col(static_cast<Index>(km)), shell, acc);
+          }
+          if (!(st.s > Scalar(0))) {
+            // Every included term is zero: outside a compact support (the nearest source
+            // decides below), or only the query itself was found (search further).
+            if (!compact && included < m) needed = std::max(needed, 2 * R);
             continue;
           }
+          if (compact || included >= m || w_out <= 0) {  // exact for this member
+            settled[km] = 1;
+            continue;
+          }
+          // Bound on the neglected part relative to the included sum: W_out k(T_i) / S_in, with
+          // T_i the squared distance (in h) beyond which every left-out source lies.
+          const double di = dist[km];
+          const double T = (R - di) * (R - di) / (hd * hd);
+          const double phi_T = static_cast<double>(kernel.log_profile(T));
+          const double log_s = static_cast<double>(st.mx + std::log(st.s) + log_offset);
+          const double log_bound = log_w_total + std::log(w_out) + phi_T - log_s;
+          if (log_bound <= log_tol) {
+            settled[km] = 1;
+            continue;
+          }
+          const double T_need = std::max(1.1 * T, t_where(phi_T - (log_bound - log_tol)));
+          needed = std::max(needed, std::sqrt(T_need) * hd + di);
         }
-        if (compact || found.size() >= static_cast<std::size_t>(m)) break;  // exact
-        // Bound on the neglected part relative to the included sum: W_out k(T) / S_in.
-        const double w_out = std::max(0.0, 1.0 - w_in);
-        if (w_out <= 0) break;
-        const double phi_T = static_cast<double>(kernel.log_profile(T));
-        const double log_bound = log_w_total + std::log(w_out) + phi_T - log_s;
-        if (log_bound <= log_tol) break;
-        // The radius at which the kernel is small enough for this query's included sum.
-        T = std::max(1.1 * T, t_where(phi_T - (log_bound - log_tol)));
+        if (opt.exclude_self)
+          for (const auto& fj : found) slot[fj.first] = -1;
+        if (!(needed > R)) break;
+        R_done = R;
+        R = needed;
       }
-      if (log_s == neg_inf) {  // outside every support: the nearest source, as exact_evaluator
-        out.log_sum(i) = static_cast<Scalar>(neg_inf);
-        if (nn.index == static_cast<std::size_t>(-1)) {
+      for (Index k = a0; k < a1; ++k) {
+        const auto km = static_cast<std::size_t>(k - a0);
+        const Index i = query(k);
+        if (state[km].s > Scalar(0)) {
+          xs = (queries.col(i) - centre) * (Scalar(1) / h);
+          detail::finish_query(kernel, h, log_offset, opt, state[km], xs,
+                               accs.col(static_cast<Index>(km)), ysub, i, out);
+        } else {
+          out.log_sum(i) = static_cast<Scalar>(neg_inf);
+          out.field.col(i).setZero();
+        }
+      }
+      if (!compact) continue;
+      // Compact kernels: members outside every support take the field of their nearest source,
+      // as exact_evaluator does.
+      for (Index k = a0; k < a1; ++k) {
+        const Index i = query(k);
+        if (out.log_sum(i) != -std::numeric_limits<Scalar>::infinity()) continue;
+        const Vec x = queries.col(i);
+        detail::nearest_one<Scalar> nn{
+            opt.exclude_self ? static_cast<std::size_t>(entry->position[static_cast<std::size_t>(i)]) : none};
+        tree.findNeighbors(nn, x.data(), params);
+        if (nn.index == none) {
           out.field.col(i).setZero();
           continue;
         }
-        const auto y = sources.col(static_cast<Index>(nn.index));
+        const Vec y = stored.col(static_cast<Index>(nn.index));
         out.field.col(i) = opt.field == field_kind::mean_shift ? Vec(y - x) : Vec((y - x) / (h * h));
-        continue;
       }
-      // Softmax-weighted field over the included sources, a_j = e_j / s.
-      acc.setZero();
-      for (std::size_t f = 0; f < found.size(); ++f) {
-        if (e[f] == 0) continue;
-        const auto [j, d2] = found[f];
-        const auto diff = sources.col(static_cast<Index>(j)) - x;  // y - x
-        if (opt.field == field_kind::mean_shift)
-          acc += static_cast<Scalar>(e[f]) * diff;
-        else  // grad log k = 2 phi'(t) (x - y) / h^2
-          acc -= static_cast<Scalar>(e[f] * 2 * static_cast<double>(kernel.slope(static_cast<double>(d2) / h2)) / h2) * diff;
-      }
-      out.log_sum(i) = static_cast<Scalar>(log_s);
-      out.field.col(i) = acc / static_cast<Scalar>(s);
     }
   }
 }
