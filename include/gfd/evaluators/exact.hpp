@@ -22,13 +22,16 @@
 #include <omp.h>
 #endif
 
-// The per-block helpers of the inner loops must be inlined into them: in a large translation unit
-// (the CLI, a user's program) GCC's size heuristics otherwise keep exp_lanes out of line, which
-// measured 30 % slower on the whole small-d loop.
+// exp_lanes must be inlined into the inner loops: in a large translation unit (the CLI, a user's
+// program) GCC's size heuristics may keep it out of line, which measured 1.8x slower on the tree
+// evaluator's 2D sums (`gfd kde`, N = M = 1e5). Forcing the other block helpers as well cost 5%
+// in bench_kde, so only exp_lanes is forced. Define GFD_INNER_INLINE to `inline` to opt out.
+#ifndef GFD_INNER_INLINE
 #if defined(__GNUC__) || defined(__clang__)
 #define GFD_INNER_INLINE [[gnu::always_inline]] inline
 #else
 #define GFD_INNER_INLINE inline
+#endif
 #endif
 
 namespace gfd {
@@ -302,7 +305,7 @@ struct block_core {
   const K& kernel;
   const Scalar* log_w;  // padded log-weights (Weighted only)
 
-  [[nodiscard]] GFD_INNER_INLINE L logits(Eigen::Index j, const L& t) const {
+  [[nodiscard]] L logits(Eigen::Index j, const L& t) const {
     if constexpr (Weighted)
       return kernel.log_profile_array(t) + lanes_map<Scalar>(log_w + j);
     else
@@ -312,7 +315,7 @@ struct block_core {
   /// Adds the block to the lane sums s (numerators) and cs (numerators times slope); returns the
   /// field weights. Masked: `bias` (0 / -inf) and `keep` (1 / 0) drop lanes.
   template <bool Masked>
-  GFD_INNER_INLINE L add(Eigen::Index j, const L& t, Scalar ref, const L& bias, const L& keep, L& s, L& cs) const {
+  L add(Eigen::Index j, const L& t, Scalar ref, const L& bias, const L& keep, L& s, L& cs) const {
     L l = logits(j, t);
     if constexpr (Masked) l += bias;
     L e = exp_lanes<Scalar>(l - ref);
@@ -384,7 +387,7 @@ struct lane_sums {
 
 /// Small d: squared scaled distances from query xk to the W sources starting at j.
 template <int D, class Scalar>
-GFD_INNER_INLINE lanes<Scalar> block_distances(const scaled_sources<Scalar>& src,
+lanes<Scalar> block_distances(const scaled_sources<Scalar>& src,
                               const Eigen::Matrix<Scalar, D, 1>& xk, Eigen::Index j) {
   const Scalar* y = src.rows.data();
   const Eigen::Index ld = src.rows.outerStride();
@@ -539,7 +542,7 @@ void per_query_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
 /// from the stored -2 x~.y~ products: |x~|^2 + |y~|^2 - 2 x~.y~, clamped so that round-off never
 /// makes a distance negative.
 template <class Scalar>
-GFD_INNER_INLINE lanes<Scalar> gemm_distances(const Scalar* dot_q, const Scalar* ynorm, Scalar xnorm,
+lanes<Scalar> gemm_distances(const Scalar* dot_q, const Scalar* ynorm, Scalar xnorm,
                              Eigen::Index j0, Eigen::Index r) {
   return (lanes_map<Scalar>(dot_q + r) + lanes_map<Scalar>(ynorm + j0 + r) + xnorm).max(Scalar(0));
 }
