@@ -521,7 +521,8 @@ int cmd_drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& 
     centres.label = "mode centres";
     auto shot_title = [](const snapshot& sh) {
       return sh.step == 0 ? std::string("start")
-                          : "step " + std::to_string(sh.step) + "  (h = " + num3(sh.bandwidth) + ")";
+                          : "step " + std::to_string(sh.step) + "  (h = " +
+                                num3(sh.bandwidth) + ")";
     };
     if (d == 3) {
       // Row 1: the northern hemispheres, row 2: the southern ones, one column per snapshot.
@@ -532,7 +533,8 @@ int cmd_drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& 
           pn.title = shot_title(sh) + (north ? ", north (" + p.columns[2] + " \u2265 0)"
                                              : ", south (" + p.columns[2] + " < 0)");
           pn.layers = {rim_layer(), flat_layer(hemisphere(p.targets, north), tl)};
-          if (p.mixture) pn.layers.push_back(flat_layer(hemisphere(p.mixture->centres, north), centres));
+          if (p.mixture)
+            pn.layers.push_back(flat_layer(hemisphere(p.mixture->centres, north), centres));
           pn.layers.push_back(flat_layer(hemisphere(sh.x, north), pl));
           if (north && &sh == &panel_shots.back()) pn.notes = final_notes;
           fig.panels.push_back(std::move(pn));
