@@ -956,6 +956,9 @@ int cmd_convert(const std::string& in, const std::string& out) {
 
 }  // namespace
 
+// `gfd drift --manifold sphere` (reuses the helpers above, so it is included here).
+#include "sphere_commands.hpp"
+
 // ---------------------------------------------------------------------------------------------
 
 int main(int argc, char** argv) {
@@ -1053,6 +1056,8 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   drift->add_flag("--quiet,-q", da.quiet,
                   "No progress line (it is also off when stderr is not a terminal)");
+  sphere_args sph;
+  add_sphere_options(drift, sph);
 
   // --- sample
   sample_args sa;
@@ -1144,6 +1149,7 @@ int main(int argc, char** argv) {
     if (drift->parsed()) {
       da.anneal = drift->count("--anneal") > 0;
       const bool explicit_outputs = !da.out.empty() || !da.png.empty() || !da.trajectory.empty();
+      if (sphere_requested(*drift, sph)) return cmd_drift_sphere(da, sph, *drift, explicit_outputs);
       return cmd_drift(da, explicit_outputs);
     }
     if (sample->parsed()) return cmd_sample(sa);
