@@ -8,19 +8,14 @@
 #include <random>
 
 #include "catch.hpp"
+#include "util.hpp"
 
 namespace {
 
 using Mat = Eigen::MatrixXd;
 using Vec = Eigen::VectorXd;
 
-Mat random_cloud(Eigen::Index d, Eigen::Index n, std::uint64_t seed, double scale = 1, double shift = 0) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> g(0.0, scale);
-  Mat x(d, n);
-  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = g(rng) + shift;
-  return x;
-}
+using gfd_test::random_cloud;
 
 template <class K>
 struct setup {

@@ -233,7 +233,7 @@ TEST_CASE("CSV errors name the function, the file, the line and the column", "[i
 
   write_bytes(path, "x,y\n1,2\n");
   CHECK_THROWS_WITH(gfd::read_csv(path, 3),
-                    contains_substring(path) && contains_substring("expected dimension 3, got 2"));
+                    contains_substring(path + ":1: expected dimension 3, got 2"));
   CHECK_THROWS_WITH(gfd::read_points(path, 3), contains_substring("expected dimension 3, got 2"));
   CHECK(gfd::read_csv(path, 2).cols() == 1);
   CHECK_THROWS_WITH(gfd::read_csv(path, 0), contains_substring("expected_dim"));

@@ -8,16 +8,11 @@
 #include <random>
 
 #include "catch.hpp"
+#include "util.hpp"
 
 namespace {
 
-Eigen::MatrixXd random_cloud(Eigen::Index d, Eigen::Index n, std::uint64_t seed, double scale = 1) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> g(0.0, scale);
-  Eigen::MatrixXd x(d, n);
-  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = g(rng);
-  return x;
-}
+using gfd_test::random_cloud;
 
 // Naive log-sum-exp reference in long double: log sum_j w_j k(x - y_j) / (h^d Z) and its score.
 template <class K>

@@ -250,7 +250,8 @@ inline table parse_csv(std::string_view where, const std::string& path, std::str
 
   const auto d = static_cast<Eigen::Index>(fields.size());
   if (expected_dim != -1 && d != expected_dim)
-    fail(where, path, ": expected dimension ", expected_dim, ", got ", d, " columns");
+    fail(where, path, ":", lines.front().number, ": expected dimension ", expected_dim, ", got ", d,
+         " columns");
   if (has_header) {
     for (std::string_view name : fields) {
       if (name.size() >= 2 && name.front() == '"' && name.back() == '"')

@@ -49,9 +49,9 @@ for c in "${cases[@]}"; do
 done
 
 # Wrong dimension: a 3-D file where a 2-D one is needed.
-expect 2 'three\.csv: expected dimension 2, got 3' metrics good.csv three.csv
-expect 2 'three\.csv: expected dimension 2, got 3' kde --data good.npy --query three.csv --out never.csv
-expect 2 'three\.csv: expected dimension 2, got 3' drift --target moons --init three.csv --steps 1 --out never.csv --quiet
+expect 2 'three\.csv:1: expected dimension 2, got 3' metrics good.csv three.csv
+expect 2 'three\.csv:1: expected dimension 2, got 3' kde --data good.npy --query three.csv --out never.csv
+expect 2 'three\.csv:1: expected dimension 2, got 3' drift --target moons --init three.csv --steps 1 --out never.csv --quiet
 expect 2 'good\.npy: expected dimension 3, got 2' metrics three.csv good.npy
 # An unsupported extension.
 cp good.csv good.txt
