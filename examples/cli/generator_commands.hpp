@@ -307,7 +307,10 @@ int cmd_train(train_args a) {
           const plot::layer tl = target_layer(reference, held > 0 ? "held-out data" : "data");
           plot::panel p0, p1, p2;
           p0.title = held > 0 ? "target (held-out data)" : "target (data)";
-          p0.layers = {particle_layer(reference, "")};
+          plot::layer solid = particle_layer(reference, "");
+          solid.colour = plot::colours::target;  // data in the data's colour, drawn solid
+          solid.colour.a = 0.8;
+          p0.layers = {solid};
           p1.title = "untrained f(noise)";
           p1.layers = {tl, particle_layer(before, "generated")};
           p2.title = "f(noise) after " + std::to_string(trainer.steps_done()) + " steps";
