@@ -254,6 +254,9 @@ int cmd_train(train_args a) {
           if (floor > 0)
             std::cout << "  final sliced W2 = " << fmt("%.2f", sw2 / floor)
                       << " x the noise floor (1 = as close as a fresh sample of the target)\n";
+          if (sw2 < 0.9 * floor)
+            std::cout << "  (below 1: the floor is one random draw, and samples a little less spread "
+                         "than the target also score below it)\n";
         } else {
           std::cout << "  no held-out set (--holdout 0 or too few points): no sliced W2\n";
         }
