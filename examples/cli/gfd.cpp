@@ -12,6 +12,7 @@
 #include <gfd/error.hpp>
 #include <gfd/evaluators/tree.hpp>
 #include <gfd/flow.hpp>
+#include <gfd/generator.hpp>
 #include <gfd/io.hpp>
 #include <gfd/kde.hpp>
 #include <gfd/kernels.hpp>
@@ -954,6 +955,8 @@ int cmd_convert(const std::string& in, const std::string& out) {
   return exit_ok;
 }
 
+#include "generator_commands.hpp"  // gfd train, gfd generate
+
 }  // namespace
 
 // `gfd drift --manifold sphere` (reuses the helpers above, so it is included here).
@@ -1121,6 +1124,110 @@ int main(int argc, char** argv) {
   convert->add_option("input", conv_in, "Input (.csv or .npy)")->required();
   convert->add_option("output", conv_out, "Output (.csv or .npy)")->required();
 
+  // --- train (generator_commands.hpp)
+  train_args ta;
+  const gfd::generator_options gd;
+  auto* train = app.add_subcommand(
+      "train", "Train a one-step generator (f(noise) ~ target, Deng et al.'s drifting) and save it");
+  train->add_option("--target", ta.target, "Toy name (" + toy_list() + ") or a .csv/.npy point cloud")
+      ->required();
+  train->add_option("--out", ta.out, "Model file to write (e.g. model.gfdgen)")->required();
+  train->add_option("--m", ta.m, "Data points drawn from a toy (files: the whole file)")
+      ->check(CLI::Range(4L, 100000000L))
+      ->capture_default_str();
+  train
+      ->add_option("--holdout", ta.holdout,
+                   "Data points held out for the sliced W2 (default: 2000, at most 20% of the data)")
+      ->check(CLI::NonNegativeNumber);
+  train->add_option("--steps", ta.opt.steps, "Training steps")
+      ->check(CLI::Range(0L, 100000000L))
+      ->default_str(std::to_string(gd.steps));
+  train->add_option("--batch", ta.opt.batch, "Generated samples per step")
+      ->check(CLI::Range(2L, 1000000L))
+      ->default_str(std::to_string(gd.batch));
+  train->add_option("--target-batch", ta.opt.target_batch, "Data samples per step (0 = --batch)")
+      ->check(CLI::Range(0L, 1000000L))
+      ->default_str(std::to_string(gd.target_batch));
+  train->add_option("--lr", ta.opt.lr, "Adam learning rate (peak)")
+      ->check(CLI::PositiveNumber)
+      ->default_str(num(gd.lr));
+  train->add_option("--lr-final", ta.opt.lr_final, "Cosine decay to lr x this at the last step")
+      ->check(CLI::Range(0.0, 1.0))
+      ->default_str(num(gd.lr_final));
+  train->add_option("--warmup", ta.opt.warmup, "Linear warm-up steps")
+      ->check(CLI::NonNegativeNumber)
+      ->default_str(std::to_string(gd.warmup));
+  train->add_option("--width", ta.opt.width, "Hidden width")
+      ->check(CLI::Range(1, 1048576))
+      ->default_str(std::to_string(gd.width));
+  train->add_option("--depth", ta.opt.depth, "Hidden layers")
+      ->check(CLI::Range(0, 255))
+      ->default_str(std::to_string(gd.depth));
+  train->add_option("--widths", ta.widths, "Hidden widths W1,W2,... (overrides --width, --depth)");
+  train->add_option("--noise-dim", ta.opt.noise_dim, "Noise dimension (0 = the data dimension)")
+      ->check(CLI::Range(0, 1048576))
+      ->default_str(std::to_string(gd.noise_dim));
+  train->add_option("--ema", ta.opt.ema, "EMA decay of the sampling weights")
+      ->check(CLI::Range(0.0, 0.999999999))
+      ->default_str(num(gd.ema));
+  train->add_option("--eta", ta.opt.eta, "Drift scale eta of the regression target f + eta V")
+      ->check(CLI::PositiveNumber)
+      ->default_str(num(gd.eta));
+  train->add_option("--grad-clip", ta.opt.grad_clip, "Clip the gradient norm (0 = off)")
+      ->check(CLI::NonNegativeNumber)
+      ->default_str(num(gd.grad_clip));
+  train->add_option("--divergence", ta.divergence.name, "Velocity field giving the drift V")
+      ->check(CLI::IsMember(divergence_names))
+      ->capture_default_str();
+  train->add_option("--alpha", ta.divergence.alpha, "alpha of --divergence alpha")
+      ->capture_default_str();
+  train->add_option("--mix", ta.divergence.mix, "Weights A:B for --divergence mixed")
+      ->capture_default_str();
+  train
+      ->add_option("--temperatures", ta.temperatures,
+                   "Temperatures of --divergence drifting-deng, x the mean distance (replace the bandwidth)")
+      ->capture_default_str();
+  train->add_option("--kernel", ta.kernel, "Kernel")
+      ->check(CLI::IsMember(kernel_names))
+      ->capture_default_str();
+  train->add_option("--imq-beta", ta.imq_beta, "Exponent of the imq kernel")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train
+      ->add_option("--bandwidth", ta.bandwidth,
+                   "VALUE (standardised units), scott, silverman or median (rule on each data batch); "
+                   "not used by drifting-deng")
+      ->capture_default_str();
+  train->add_option("--bandwidth-factor", ta.bandwidth_factor, "Multiplies the rule's bandwidth")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train->add_option("--multipliers", ta.multipliers, "Sum the drift over bandwidths h c1, h c2, ...")
+      ->capture_default_str();
+  train->add_option("--seed", ta.opt.seed, "Seed: toy data, initialisation, noise, batches, split")
+      ->capture_default_str();
+  train->add_option("--log-every", ta.opt.observe_every, "Steps between held-out sliced W2 measurements")
+      ->check(CLI::Range(1L, 100000000L))
+      ->default_str(std::to_string(gd.observe_every));
+  train->add_option("--log", ta.log, "Write the measurements (.csv: step, loss, drift2, lr, seconds, sliced_w2)");
+  train->add_option("--png", ta.png, "Write a picture: target, untrained and trained samples (.png)");
+  train->add_option("--threads", ta.threads, "OpenMP threads (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  train->add_flag("--quiet,-q", ta.quiet,
+                  "No progress line (it is also off when stderr is not a terminal)");
+
+  // --- generate (generator_commands.hpp)
+  generate_args ga;
+  auto* generate = app.add_subcommand("generate", "Write samples of a model saved by `gfd train`");
+  generate->add_option("--model", ga.model, "Model file written by gfd train")->required();
+  generate->add_option("--n", ga.n, "Number of samples")
+      ->check(CLI::Range(1L, 100000000L))
+      ->capture_default_str();
+  generate->add_option("--out", ga.out, "Output file (.csv or .npy)")->required();
+  generate->add_option("--png", ga.png, "Also draw the samples (.png)");
+  generate->add_option("--seed", ga.seed, "Seed of the noise")->capture_default_str();
+  generate->add_option("--threads", ga.threads, "OpenMP threads (default: all)")
+      ->check(CLI::NonNegativeNumber);
+
   // A mistyped command would otherwise be reported as "a subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {
     const std::string first = argv[1];
@@ -1128,7 +1235,7 @@ int main(int argc, char** argv) {
     for (const auto* sub : app.get_subcommands({})) known = known || sub->get_name() == first;
     if (!known) {
       std::cerr << "gfd: unknown command '" << first
-                << "' (expected drift, sample, kde, metrics or convert)\n"
+                << "' (expected drift, sample, kde, metrics, convert, train or generate)\n"
                 << "Run with --help for more information.\n";
       return exit_usage;
     }
@@ -1156,6 +1263,8 @@ int main(int argc, char** argv) {
     if (kde->parsed()) return cmd_kde(ka);
     if (metrics->parsed()) return cmd_metrics(ma);
     if (convert->parsed()) return cmd_convert(conv_in, conv_out);
+    if (train->parsed()) return cmd_train(ta);
+    if (generate->parsed()) return cmd_generate(ga);
   } catch (const usage_error& e) {
     std::cerr << "gfd: error: " << e.what() << "\n";
     return exit_usage;

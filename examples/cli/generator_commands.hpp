@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: MIT
+/// @file generator_commands.hpp
+/// @brief `gfd train` and `gfd generate`: train a one-step generator (gfd/generator.hpp) on a toy
+///        or a point-cloud file and save it; load a saved generator and write new samples.
+///
+/// Included by gfd.cpp inside its anonymous namespace, after its helpers (usage_error, num,
+/// fmt, check_output, read_cloud, make_kernel, make_divergence, the plot layers, set_threads).
+/// gfd.cpp includes <gfd/generator.hpp> at the top. The options mirror gfd::generator_options
+/// and default to the library's defaults.
+#pragma once
+
+// ---------------------------------------------------------------------------------------------
+// gfd train
+// ---------------------------------------------------------------------------------------------
+
+struct train_args {
+  std::string target, out, png, log;
+  long m = 10000;        // data points drawn from a toy (files: the whole file)
+  long holdout = -1;     // -1: 2000 for toys, min(2000, 20%) for files
+  gfd::generator_options opt;  // the library defaults; the options below fill it in
+  std::string widths;    // "128,128,128": overrides width and depth
+  divergence_choice divergence{"drifting-deng"};
+  std::string temperatures = "0.02,0.05,0.2";
+  std::string kernel = "laplacian";
+  double imq_beta = 1.5;
+  std::string bandwidth = "silverman";
+  double bandwidth_factor = 1.0;
+  std::string multipliers = "1";
+  int threads = 0;
+  bool quiet = false;
+};
+
+/// "a,b,c" -> numbers, each finite and > 0 (or each an integer in [lo, hi] via `integers`).
+std::vector<double> number_list(const std::string& s, const std::string& option) {
+  std::vector<double> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = s.find(',', start);
+    const std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    out.push_back(positive_number(item, option));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::vector<int> width_list(const std::string& s) {
+  std::vector<int> out;
+  for (double v : number_list(s, "--widths")) {
+    if (v != std::floor(v) || v > 1048576)
+      throw usage_error("--widths: each width must be an integer in [1, 1048576], got " + num(v));
+    out.push_back(static_cast<int>(v));
+  }
+  return out;
+}
+
+/// The generator's progress line: step, loss, |V|^2, last held-out sliced W2, elapsed, ETA.
+class train_progress {
+public:
+  train_progress(bool enabled, long total) : on_(enabled), total_(total), t0_(steady::now()) {}
+  void update(long step, double loss, double drift2, double sw2) {
+    if (!on_) return;
+    const double elapsed = seconds_since(t0_);
+    if (step < total_ && elapsed - last_ < 0.1) return;  // at most 10 redraws per second
+    last_ = elapsed;
+    const double eta =
+        step > 0 ? elapsed / static_cast<double>(step) * static_cast<double>(total_ - step) : 0;
+    std::fprintf(stderr,
+                 "\r\x1b[K  step %ld/%ld  loss = %s  |V|^2 = %s  held-out sliced W2 = %s  "
+                 "elapsed %.1f s  ETA %.1f s",
+                 step, total_, num(loss).c_str(), num(drift2).c_str(),
+                 std::isnan(sw2) ? "-" : num(sw2).c_str(), elapsed, eta);
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+  void finish() {
+    if (on_ && drawn_) std::fprintf(stderr, "\r\x1b[K");
+    std::fflush(stderr);
+  }
+
+private:
+  bool on_;
+  long total_;
+  steady::time_point t0_;
+  double last_ = -1;
+  bool drawn_ = false;
+};
+
+/// A model file name must not look like a point cloud or a picture (a swapped argument).
+void check_model_output(const std::string& path, const std::string& option) {
+  const std::string ext = lower_extension(path);
+  if (ext == ".csv" || ext == ".npy" || ext == ".png")
+    throw usage_error(option + " " + path + ": a generator model is not a " + ext +
+                      " file; use another extension, e.g. .gfdgen");
+  const auto dir = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+    throw usage_error(option + " " + path + ": directory '" + dir.string() + "' does not exist");
+  if (std::filesystem::is_directory(path, ec)) throw usage_error(option + " " + path + ": is a directory");
+}
+
+std::string architecture(const gfd::generator_model& m) {
+  std::string s = std::to_string(m.noise_dim());
+  for (int w : m.hidden()) s += " -> " + std::to_string(w);
+  return s + " -> " + std::to_string(m.dim());
+}
+
+int cmd_train(train_args a) {
+  const auto t_total = steady::now();
+  // 1. Options, all checked before any work.
+  if (a.target.empty()) throw usage_error("train: give --target NAME|FILE");
+  if (a.out.empty()) throw usage_error("train: give --out MODEL");
+  check_model_output(a.out, "--out");
+  check_output(a.png, "--png", true);
+  check_png_available(a.png, "--png");
+  if (!a.log.empty() && lower_extension(a.log) != ".csv")
+    throw usage_error("--log " + a.log + ": expected a .csv file name");
+  check_output(a.log, "--log", false);
+  gfd::generator_options& o = a.opt;
+  if (!a.widths.empty()) o.widths = width_list(a.widths);
+  o.bandwidth.multipliers = number_list(a.multipliers, "--multipliers");
+  o.bandwidth.factor = a.bandwidth_factor;
+  if (a.bandwidth == "scott" || a.bandwidth == "silverman" || a.bandwidth == "median") {
+    o.bandwidth.kind = gfd::generator_bandwidth::mode::rule;
+    o.bandwidth.rule = gfd::parse_bandwidth_rule(a.bandwidth);
+  } else {
+    o.bandwidth.kind = gfd::generator_bandwidth::mode::fixed;
+    o.bandwidth.h = positive_number(a.bandwidth, "--bandwidth");
+  }
+  const any_kernel kernel = make_kernel(a.kernel, a.imq_beta);
+  any_divergence divergence = make_divergence(a.divergence);
+  if (a.divergence.name == "drifting-deng") {
+    gfd::drifting_options d = gfd::deng_drifting_options();
+    d.temperatures = number_list(a.temperatures, "--temperatures");
+    divergence = gfd::drifting_field(d);
+  }
+  set_threads(a.threads);
+
+  // 2. Data: a toy sample or a file; the library holds `holdout` of them out (seeded split).
+  const bool toy = is_toy(a.target);
+  Eigen::MatrixXd data;
+  std::vector<std::string> columns;
+  std::string target_name;
+  if (toy) {
+    data = gfd::toy::sample(a.target, a.m, a.opt.seed);
+    columns = {"x0", "x1"};
+    target_name = a.target;
+  } else {
+    if (!std::filesystem::exists(a.target) && std::filesystem::path(a.target).extension().empty())
+      throw usage_error("--target " + a.target + ": neither a toy (" + toy_list() +
+                        ") nor an existing .csv/.npy file");
+    gfd::table t = read_cloud(a.target);
+    data = std::move(t.points);
+    columns = std::move(t.columns);
+    target_name = std::filesystem::path(a.target).filename().string();
+  }
+  if (a.holdout < 0) {
+    o.holdout = std::min<Eigen::Index>(2000, toy ? a.m / 5 : data.cols() / 5);
+    if (o.holdout < 2) o.holdout = 0;  // too few points to hold some out
+  } else {
+    o.holdout = a.holdout;
+    if (o.holdout == 1) throw usage_error("--holdout: 1 point cannot measure anything; give 0 or >= 2");
+    if (o.holdout >= data.cols() - 1)
+      throw usage_error("--holdout " + std::to_string(a.holdout) + ": leaves fewer than 2 of the " +
+                        std::to_string(data.cols()) + " data points for training");
+  }
+  const Eigen::Index held = o.holdout;
+
+  std::visit(
+      [&](const auto& k, const auto& div) {
+        using K = std::decay_t<decltype(k)>;
+        gfd::generator_trainer<K> trainer(data, o, k);
+        const gfd::generator_model start_model = trainer.model();
+        const Eigen::Index d = data.rows();
+        const auto& model = trainer.model();
+        const std::string div_title = divergence_title(a.divergence);
+        std::cout << "gfd train: one-step generator for " << target_name << " by the " << div_title
+                  << ", " << trainer.training_data().cols() << " training points"
+                  << (held > 0 ? " + " + std::to_string(held) + " held out" : std::string(", no hold-out"))
+                  << ", d = " << d << "\n"
+                  << "  network " << architecture(model) << " (SiLU, "
+                  << model.network().parameter_count() << " parameters), batch " << o.batch
+                  << ", lr " << num(o.lr) << ", " << o.steps << " steps, " << a.kernel << " kernel, ";
+        if (a.divergence.name == "drifting-deng")
+          std::cout << "temperatures " << a.temperatures << " (x mean distance)";
+        else
+          std::cout << "bandwidth " << a.bandwidth;
+        std::cout << ", seed " << o.seed << ", " << thread_count() << " thread(s)\n";
+
+        // 3. Train, observing every observe_every steps (and after the last).
+        const double sw2_start = trainer.holdout_sliced_w2();
+        const bool show = !a.quiet && GFD_ISATTY(2);
+        train_progress bar(show, o.steps);
+        std::vector<gfd::generator_progress> log;
+        gfd::generator_step last;
+        double sw2 = sw2_start;
+        const auto t_train = steady::now();
+        while (trainer.steps_done() < o.steps) {
+          last = trainer.step(div);
+          const long t = last.step;
+          if (t == o.steps || (o.observe_every > 0 && t % o.observe_every == 0)) {
+            sw2 = trainer.holdout_sliced_w2();
+            gfd::generator_progress p;
+            p.step = t;
+            p.steps = o.steps;
+            p.loss = last.loss;
+            p.drift2 = last.drift2;
+            p.sliced_w2 = sw2;
+            p.bandwidth = last.bandwidth;
+            p.lr = last.lr;
+            p.seconds = seconds_since(t_train);
+            log.push_back(p);
+          }
+          bar.update(t, last.loss, last.drift2, sw2);
+        }
+        const double train_seconds = seconds_since(t_train);
+        bar.finish();
+
+        // 4. Judge: the held-out sliced W2 against the noise floor, the floor being the same
+        //    distance between the held-out set and an independent target sample of its size.
+        std::cout << "  trained " << trainer.steps_done() << " steps in " << fmt("%.2f", train_seconds)
+                  << " s";
+        if (trainer.steps_done() > 0) {
+          const auto& tm = trainer.timing();
+          const double all = std::max(1e-12, tm.drift + tm.network + tm.monitor);
+          std::cout << " (" << fmt("%.2f", 1e3 * train_seconds / static_cast<double>(trainer.steps_done()))
+                    << " ms/step; drift " << fmt("%.0f%%", 100 * tm.drift / all) << ", network "
+                    << fmt("%.0f%%", 100 * tm.network / all) << ")";
+        }
+        std::cout << "\n";
+        auto row = [](const std::string& label, const std::string& value) {
+          std::printf("  %-46s %s\n", label.c_str(), value.c_str());
+        };
+        row("steps", std::to_string(trainer.steps_done()));
+        row("final loss (eta^2 |V|^2)", trainer.steps_done() > 0 ? num(last.loss) : "-");
+        row("final |V|^2 (standardised units)", trainer.steps_done() > 0 ? num(last.drift2) : "-");
+        if (held > 0) {
+          Eigen::MatrixXd fresh;
+          std::string floor_note;
+          if (toy) {
+            fresh = gfd::toy::sample(a.target, held, o.seed + 1);
+            floor_note = "fresh " + a.target + " sample, seed " + std::to_string(o.seed + 1);
+          } else {
+            const Eigen::Index r = std::min<Eigen::Index>(held, trainer.training_data().cols());
+            fresh = model.unstandardise(trainer.training_data().leftCols(r));
+            floor_note = std::to_string(r) + " training points";
+          }
+          const double floor = gfd::sliced_wasserstein2(fresh, trainer.holdout(), o.sw2_projections, o.seed);
+          std::cout << "  held-out sliced W2 (" << held << " generated vs " << held
+                    << " held-out points, " << o.sw2_projections << " projections):\n";
+          row("held-out sliced W2, untrained start", num(sw2_start));
+          row("held-out sliced W2, final", num(sw2));
+          row("noise floor (" + floor_note + ")", num(floor));
+          if (floor > 0)
+            std::cout << "  final sliced W2 = " << fmt("%.2f", sw2 / floor)
+                      << " x the noise floor (1 = as close as a fresh sample of the target)\n";
+          if (sw2 < 0.9 * floor)
+            std::cout << "  (below 1: the floor is one random draw, and samples a little less spread "
+                         "than the target also score below it)\n";
+        } else {
+          std::cout << "  no held-out set (--holdout 0 or too few points): no sliced W2\n";
+        }
+        const Eigen::Index n_show = held > 0 ? held : std::min<Eigen::Index>(2000, data.cols());
+        const Eigen::MatrixXd generated = model.generate(n_show, o.seed ^ 0x9e3779b97f4a7c15ULL);
+        const auto mix = toy ? gfd::toy::mixture_of(a.target) : std::nullopt;
+        std::string coverage_note;
+        if (mix) {
+          const auto kmodes = mix->centres.cols();
+          const int min_count = static_cast<int>(std::max<Eigen::Index>(1, n_show / (10 * kmodes)));
+          const auto c = gfd::mode_coverage(generated, mix->centres, mix->stddev, min_count);
+          row("modes covered (>= N/10K of " + std::to_string(n_show) + " samples)",
+              std::to_string(c.modes_covered) + "/" + std::to_string(c.modes));
+          row("samples within 3 sd of a mode", fmt("%.1f%%", 100 * c.fraction_near));
+          coverage_note = ", " + std::to_string(c.modes_covered) + "/" + std::to_string(c.modes) + " modes covered";
+        }
+
+        // 5. Outputs, each written atomically.
+        gfd::save_generator(model, a.out);
+        std::cout << "  wrote " << a.out << " (" << model.network().parameter_count()
+                  << " parameters, " << model.steps_trained() << " steps)\n";
+        if (!a.log.empty()) {
+          const bool with_sw2 = held > 0;
+          Eigen::MatrixXd tab(with_sw2 ? 6 : 5, static_cast<Eigen::Index>(log.size()));
+          for (std::size_t i = 0; i < log.size(); ++i) {
+            const auto& p = log[i];
+            const auto c = static_cast<Eigen::Index>(i);
+            tab(0, c) = static_cast<double>(p.step);
+            tab(1, c) = p.loss;
+            tab(2, c) = p.drift2;
+            tab(3, c) = p.lr;
+            tab(4, c) = p.seconds;
+            if (with_sw2) tab(5, c) = p.sliced_w2;
+          }
+          std::vector<std::string> names{"step", "loss", "drift2", "lr", "seconds"};
+          if (with_sw2) names.emplace_back("sliced_w2");
+          gfd::write_points(a.log, tab, names);
+          std::cout << "  wrote " << a.log << " (" << log.size() << " rows, every " << o.observe_every
+                    << " steps and the last)\n";
+        }
+        if (!a.png.empty()) {
+          const Eigen::MatrixXd reference = held > 0 ? trainer.holdout() : data;
+          const Eigen::MatrixXd before = start_model.generate(n_show, o.seed ^ 0x9e3779b97f4a7c15ULL);
+          plot::figure fig;
+          fig.title = "one-step generator for " + target_name + dims_note(d);
+          fig.subtitle = std::to_string(trainer.steps_done()) + " steps of the " + div_title + ", " +
+                         architecture(model) + " SiLU network, " + fmt("%.1f", train_seconds) + " s" +
+                         (held > 0 ? ". Held-out sliced W2 " + num3(sw2) : std::string()) + coverage_note;
+          fig.x_label = columns.size() > 0 ? columns[0] : "x0";
+          fig.y_label = d > 1 ? columns[1] : "jitter";
+          const plot::layer tl = target_layer(reference, held > 0 ? "held-out data" : "data");
+          plot::panel p0, p1, p2;
+          p0.title = held > 0 ? "target (held-out data)" : "target (data)";
+          plot::layer solid = particle_layer(reference, "");
+          solid.colour = plot::colours::target;  // data in the data's colour, drawn solid
+          solid.colour.a = 0.8;
+          p0.layers = {solid};
+          p1.title = "untrained f(noise)";
+          p1.layers = {tl, particle_layer(before, "generated")};
+          p2.title = "f(noise) after " + std::to_string(trainer.steps_done()) + " steps";
+          p2.layers = {tl, particle_layer(generated, "generated")};
+          fig.panels = {p0, p1, p2};
+          plot::write_png(a.png, fig);
+          std::cout << "  wrote " << a.png << "\n";
+        }
+      },
+      kernel, divergence);
+  std::cout << "  wall time " << fmt("%.2f", seconds_since(t_total)) << " s\n";
+  return exit_ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// gfd generate
+// ---------------------------------------------------------------------------------------------
+
+struct generate_args {
+  std::string model, out, png;
+  long n = 1000;
+  std::uint64_t seed = 0;
+  int threads = 0;
+};
+
+int cmd_generate(const generate_args& a) {
+  check_output(a.out, "--out", false);
+  check_output(a.png, "--png", true);
+  check_png_available(a.png, "--png");
+  set_threads(a.threads);
+  const gfd::generator_model model = gfd::load_generator(a.model);  // names the file on a fault
+  const auto t0 = steady::now();
+  const Eigen::MatrixXd x = model.generate(a.n, a.seed);
+  const double seconds = seconds_since(t0);
+  if (!x.allFinite())
+    throw std::runtime_error(a.model + ": the model produced non-finite samples");
+  std::vector<std::string> names;
+  for (Eigen::Index k = 0; k < x.rows(); ++k) names.push_back("x" + std::to_string(k));
+  gfd::write_points(a.out, x, names);
+  std::cout << "gfd generate: " << a.n << " samples (d = " << x.rows() << ") from " << a.model
+            << " (" << architecture(model) << " SiLU network, " << model.steps_trained()
+            << " training steps), seed " << a.seed << ", in " << fmt("%.3f", seconds) << " s\n"
+            << "  wrote " << a.out << "\n";
+  if (!a.png.empty()) {
+    plot::figure fig;
+    fig.title = "samples of " + std::filesystem::path(a.model).filename().string() + dims_note(x.rows());
+    fig.subtitle = std::to_string(a.n) + " samples, seed " + std::to_string(a.seed);
+    fig.panel_width = 420;
+    plot::panel pn;
+    pn.layers = {particle_layer(x, "")};
+    fig.panels.push_back(std::move(pn));
+    if (x.rows() == 1) fig.y_label = "jitter";
+    plot::write_png(a.png, fig);
+    std::cout << "  wrote " << a.png << "\n";
+  }
+  return exit_ok;
+}
