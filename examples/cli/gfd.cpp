@@ -546,6 +546,90 @@ metric_set measure(const Eigen::MatrixXd& x, const problem& p, double h) {
   return m;
 }
 
+/// The flow options of `gfd drift` shared by the plane and the sphere; `bw_desc` receives the
+/// bandwidth schedule's description.
+gfd::flow_options drift_flow_options(const drift_args& a, std::string& bw_desc) {
+  gfd::flow_options opt;
+  opt.method = a.stepper == "heun"       ? gfd::stepper::heun
+               : a.stepper == "adaptive" ? gfd::stepper::adaptive
+                                         : gfd::stepper::euler;
+  opt.dt = a.dt;
+  opt.max_steps = a.steps;
+  opt.max_displacement = a.max_displacement;
+  opt.bandwidth = make_schedule(a.bandwidth, a.anneal, a.anneal_range, bw_desc);
+  opt.observe_every = 1;
+  return opt;
+}
+
+/// A finished drift run with the snapshots its picture (`panels`) and --trajectory need.
+struct drift_run {
+  Eigen::MatrixXd x;
+  gfd::flow_report rep;
+  double first_h = std::numeric_limits<double>::quiet_NaN();  ///< bandwidth of the first step
+  double seconds = 0;
+  long traj_every = 1;
+  std::vector<snapshot> panel_shots, traj_shots;
+
+  /// The bandwidths actually used (`arrow` between the first and the last of an annealing).
+  [[nodiscard]] std::string bandwidths_used(const gfd::flow_options& opt, const std::string& bw_desc,
+                                            const char* arrow) const {
+    if (rep.steps > 0 && opt.bandwidth.kind == gfd::bandwidth_schedule::mode::anneal)
+      return "annealed " + num3(first_h) + arrow + num3(rep.bandwidth);
+    if (rep.steps > 0 && opt.bandwidth.kind == gfd::bandwidth_schedule::mode::rule)
+      return bw_desc + " (h = " + num3(rep.bandwidth) + ")";
+    return bw_desc;
+  }
+};
+
+/// Runs the flow of `gfd drift` from `start` on manifold M (the plane or the sphere), with the
+/// progress line, `panels` picture snapshots (none when `panels` is 0: no picture) and the
+/// --trajectory snapshots.
+template <class M = gfd::euclidean>
+drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
+                    const Eigen::MatrixXd& targets, const Eigen::MatrixXd& start, int panels,
+                    const any_kernel& kernel, const any_divergence& divergence, const M& manifold = {}) {
+  drift_run r;
+  r.x = start;
+  // Snapshot steps: evenly spaced over the run, including the start and the end.
+  std::vector<long> panel_steps;
+  for (int k = 0; k < panels; ++k)
+    panel_steps.push_back(static_cast<long>(
+        std::llround(static_cast<double>(k) * static_cast<double>(a.steps) / (panels - 1))));
+  r.traj_every = a.trajectory_every > 0 ? a.trajectory_every : std::max(1L, a.steps / 50);
+  if (panels > 0) r.panel_shots.push_back({0, 0, std::numeric_limits<double>::quiet_NaN(), r.x});
+  if (!a.trajectory.empty()) r.traj_shots.push_back({0, 0, 0, r.x});
+
+  progress bar(!a.quiet && GFD_ISATTY(2), a.steps);
+  const auto t_flow = steady::now();
+  std::visit(
+      [&](const auto& k, const auto& div) {
+        using K = std::decay_t<decltype(k)>;
+        auto observe = [&](const gfd::flow_state<double, Eigen::Dynamic>& st) {
+          bar.update(st.step, st.time, st.bandwidth, st.estimate);
+          if (st.step == 1) r.first_h = st.bandwidth;
+          if (panels > 0 &&
+              std::find(panel_steps.begin() + 1, panel_steps.end(), st.step) != panel_steps.end())
+            r.panel_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
+          if (!a.trajectory.empty() && (st.step % r.traj_every == 0 || st.step == a.steps))
+            r.traj_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
+        };
+        if (a.evaluator == "tree")
+          r.rep = gfd::flow<K, double, Eigen::Dynamic, gfd::tree_evaluator, M>(
+                      targets, opt, k, gfd::tree_evaluator(a.tolerance), manifold)
+                      .run(r.x, div, observe);
+        else
+          r.rep = gfd::flow<K, double, Eigen::Dynamic, gfd::exact_evaluator, M>(
+                      targets, opt, k, gfd::exact_evaluator{}, manifold)
+                      .run(r.x, div, observe);
+      },
+      kernel, divergence);
+  r.seconds = seconds_since(t_flow);
+  bar.finish();
+  if (panels > 0 && r.panel_shots.back().step != r.rep.steps)  // stopped early by a tolerance
+    r.panel_shots.push_back({r.rep.steps, r.rep.time, r.rep.bandwidth, r.x});
+  return r;
+}
+
 int cmd_drift(const drift_args& a, bool explicit_outputs) {
   const auto t_total = steady::now();
   check_output(a.out, "--out", false);
@@ -563,15 +647,7 @@ int cmd_drift(const drift_args& a, bool explicit_outputs) {
   set_threads(a.threads);
 
   std::string bw_desc;
-  gfd::flow_options opt;
-  opt.method = a.stepper == "heun"       ? gfd::stepper::heun
-               : a.stepper == "adaptive" ? gfd::stepper::adaptive
-                                         : gfd::stepper::euler;
-  opt.dt = a.dt;
-  opt.max_steps = a.steps;
-  opt.max_displacement = a.max_displacement;
-  opt.bandwidth = make_schedule(a.bandwidth, a.anneal, a.anneal_range, bw_desc);
-  opt.observe_every = 1;
+  const gfd::flow_options opt = drift_flow_options(a, bw_desc);
   const any_kernel kernel = make_kernel(a.kernel, a.imq_beta);
   const any_divergence divergence = make_divergence(a.divergence);
   const std::string title = divergence_title(a.divergence);
@@ -585,58 +661,13 @@ int cmd_drift(const drift_args& a, bool explicit_outputs) {
             << " dt = " << num(a.dt) << " (units of h^2), " << a.steps << " steps, seed " << a.seed
             << ", " << thread_count() << " thread(s)\n";
 
-  // Snapshot steps: evenly spaced over the run, including the start and the end.
-  const int panels = std::max(2, a.snapshots);
-  std::vector<long> panel_steps;
-  for (int k = 0; k < panels; ++k)
-    panel_steps.push_back(static_cast<long>(
-        std::llround(static_cast<double>(k) * static_cast<double>(a.steps) / (panels - 1))));
-  const long traj_every = a.trajectory_every > 0 ? a.trajectory_every : std::max(1L, a.steps / 50);
-
-  std::vector<snapshot> panel_shots, traj_shots;
-  Eigen::MatrixXd x = p.start;
-  if (!png.empty()) panel_shots.push_back({0, 0, std::numeric_limits<double>::quiet_NaN(), x});
-  if (!a.trajectory.empty()) traj_shots.push_back({0, 0, 0, x});
-
-  const bool show = !a.quiet && GFD_ISATTY(2);
-  progress bar(show, a.steps);
-  gfd::flow_report rep;
-  double first_h = std::numeric_limits<double>::quiet_NaN();
-  const auto t_flow = steady::now();
-  std::visit(
-      [&](const auto& k, const auto& div) {
-        using K = std::decay_t<decltype(k)>;
-        auto observe = [&](const gfd::flow_state<double, Eigen::Dynamic>& st) {
-          bar.update(st.step, st.time, st.bandwidth, st.estimate);
-          if (st.step == 1) first_h = st.bandwidth;
-          if (!png.empty() &&
-              std::find(panel_steps.begin() + 1, panel_steps.end(), st.step) != panel_steps.end())
-            panel_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
-          if (!a.trajectory.empty() && (st.step % traj_every == 0 || st.step == a.steps))
-            traj_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
-        };
-        if (a.evaluator == "tree")
-          rep = gfd::flow<K, double, Eigen::Dynamic, gfd::tree_evaluator>(p.targets, opt, k,
-                                                                          gfd::tree_evaluator(a.tolerance))
-                    .run(x, div, observe);
-        else
-          rep = gfd::flow<K>(p.targets, opt, k).run(x, div, observe);
-      },
-      kernel, divergence);
-  const double flow_seconds = seconds_since(t_flow);
-  bar.finish();
-  if (!png.empty() && panel_shots.back().step != rep.steps)  // stopped early by a tolerance
-    panel_shots.push_back({rep.steps, rep.time, rep.bandwidth, x});
-
-  // The bandwidths actually used (arrow: UTF-8 in the picture, ASCII on the terminal).
-  auto bandwidths_used = [&](const char* arrow) {
-    if (rep.steps > 0 && opt.bandwidth.kind == gfd::bandwidth_schedule::mode::anneal)
-      return "annealed " + num3(first_h) + arrow + num3(rep.bandwidth);
-    if (rep.steps > 0 && opt.bandwidth.kind == gfd::bandwidth_schedule::mode::rule)
-      return bw_desc + " (h = " + num3(rep.bandwidth) + ")";
-    return bw_desc;
-  };
-  const std::string bw_used = bandwidths_used(" \u2192 ");
+  const drift_run run = run_drift(a, opt, p.targets, p.start, png.empty() ? 0 : std::max(2, a.snapshots),
+                                  kernel, divergence);
+  const Eigen::MatrixXd& x = run.x;
+  const gfd::flow_report& rep = run.rep;
+  const auto& traj_shots = run.traj_shots;
+  const long traj_every = run.traj_every;
+  const std::string bw_used = run.bandwidths_used(opt, bw_desc, " \u2192 ");
 
   // Metrics against the held-out sample; one MMD bandwidth for every column.
   const double h_metric = gfd::median_distance(gfd::cloud_view<double>(p.heldout));
@@ -644,9 +675,9 @@ int cmd_drift(const drift_args& a, bool explicit_outputs) {
   const metric_set m1 = measure(x, p, h_metric);
   const metric_set mr = measure(p.reference, p, h_metric);
 
-  std::cout << "  flow: " << rep.steps << " steps in " << fmt("%.2f", flow_seconds) << " s ("
-            << fmt("%.2f", 1e3 * flow_seconds / std::max(1L, rep.steps)) << " ms/step), bandwidth "
-            << bandwidths_used(" -> ") << ", stopped by " << rep.stop_reason;
+  std::cout << "  flow: " << rep.steps << " steps in " << fmt("%.2f", run.seconds) << " s ("
+            << fmt("%.2f", 1e3 * run.seconds / std::max(1L, rep.steps)) << " ms/step), bandwidth "
+            << run.bandwidths_used(opt, bw_desc, " -> ") << ", stopped by " << rep.stop_reason;
   if (rep.rejected_steps) std::cout << ", " << rep.rejected_steps << " rejected steps";
   std::cout << "\n\n"
             << "Metrics against the held-out set: " << p.heldout_note << "\n"
@@ -713,7 +744,7 @@ int cmd_drift(const drift_args& a, bool explicit_outputs) {
     fig.x_label = p.columns.size() > 0 ? p.columns[0] : "x0";
     fig.y_label = d > 1 ? p.columns[1] : "jitter";
     const plot::layer tl = target_layer(p.targets, "target samples");
-    for (const auto& s : panel_shots) {
+    for (const auto& s : run.panel_shots) {
       plot::panel pn;
       pn.title = s.step == 0
                      ? "start"
@@ -722,7 +753,7 @@ int cmd_drift(const drift_args& a, bool explicit_outputs) {
       fig.panels.push_back(std::move(pn));
     }
     plot::write_png(png, fig);
-    std::cout << "  wrote " << png << " (" << panel_shots.size() << " snapshots)\n";
+    std::cout << "  wrote " << png << " (" << run.panel_shots.size() << " snapshots)\n";
   }
   std::cout << "  wall time " << fmt("%.2f", seconds_since(t_total)) << " s\n";
   return exit_ok;

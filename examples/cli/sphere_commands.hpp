@@ -329,15 +329,7 @@ int cmd_drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& 
   set_threads(a.threads);
 
   std::string bw_desc;
-  gfd::flow_options opt;
-  opt.method = a.stepper == "heun"       ? gfd::stepper::heun
-               : a.stepper == "adaptive" ? gfd::stepper::adaptive
-                                         : gfd::stepper::euler;
-  opt.dt = a.dt;
-  opt.max_steps = a.steps;
-  opt.max_displacement = a.max_displacement;
-  opt.bandwidth = make_schedule(a.bandwidth, a.anneal, a.anneal_range, bw_desc);
-  opt.observe_every = 1;
+  gfd::flow_options opt = drift_flow_options(a, bw_desc);
   opt.retraction = s.retraction;
   const any_kernel kernel = make_kernel(a.kernel, a.imq_beta);
   const any_divergence divergence = make_divergence(a.divergence);
@@ -378,57 +370,15 @@ int cmd_drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& 
 
   // Snapshot steps: start, end, and evenly spaced ones between (3 panels unless --snapshots).
   const int panels = drift.count("--snapshots") > 0 ? std::max(2, a.snapshots) : 3;
-  std::vector<long> panel_steps;
-  for (int k = 0; k < panels; ++k)
-    panel_steps.push_back(static_cast<long>(
-        std::llround(static_cast<double>(k) * static_cast<double>(a.steps) / (panels - 1))));
-  const long traj_every = a.trajectory_every > 0 ? a.trajectory_every : std::max(1L, a.steps / 50);
-
-  std::vector<snapshot> panel_shots, traj_shots;
-  Eigen::MatrixXd x = p.start;
-  if (!png.empty()) panel_shots.push_back({0, 0, std::numeric_limits<double>::quiet_NaN(), x});
-  if (!a.trajectory.empty()) traj_shots.push_back({0, 0, 0, x});
-
-  const bool show = !a.quiet && GFD_ISATTY(2);
-  progress bar(show, a.steps);
-  gfd::flow_report rep;
-  double first_h = std::numeric_limits<double>::quiet_NaN();
-  const auto t_flow = steady::now();
-  std::visit(
-      [&](const auto& k, const auto& div) {
-        using K = std::decay_t<decltype(k)>;
-        auto observe = [&](const gfd::flow_state<double, Eigen::Dynamic>& st) {
-          bar.update(st.step, st.time, st.bandwidth, st.estimate);
-          if (st.step == 1) first_h = st.bandwidth;
-          if (!png.empty() &&
-              std::find(panel_steps.begin() + 1, panel_steps.end(), st.step) != panel_steps.end())
-            panel_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
-          if (!a.trajectory.empty() && (st.step % traj_every == 0 || st.step == a.steps))
-            traj_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
-        };
-        const gfd::unit_sphere sphere{sphere_tolerance};
-        if (a.evaluator == "tree")
-          rep = gfd::flow<K, double, Eigen::Dynamic, gfd::tree_evaluator, gfd::unit_sphere>(
-                    p.targets, opt, k, gfd::tree_evaluator(a.tolerance), sphere)
-                    .run(x, div, observe);
-        else
-          rep = gfd::flow<K, double, Eigen::Dynamic, gfd::exact_evaluator, gfd::unit_sphere>(
-                    p.targets, opt, k, gfd::exact_evaluator{}, sphere)
-                    .run(x, div, observe);
-      },
-      kernel, divergence);
-  const double flow_seconds = seconds_since(t_flow);
-  bar.finish();
-  if (!png.empty() && panel_shots.back().step != rep.steps)
-    panel_shots.push_back({rep.steps, rep.time, rep.bandwidth, x});
-
-  auto bandwidths_used = [&](const char* arrow) {
-    if (rep.steps > 0 && opt.bandwidth.kind == gfd::bandwidth_schedule::mode::anneal)
-      return "annealed " + num3(first_h) + arrow + num3(rep.bandwidth);
-    if (rep.steps > 0 && opt.bandwidth.kind == gfd::bandwidth_schedule::mode::rule)
-      return bw_desc + " (h = " + num3(rep.bandwidth) + ")";
-    return bw_desc;
-  };
+  const drift_run run = run_drift(a, opt, p.targets, p.start, png.empty() ? 0 : panels, kernel,
+                                  divergence, gfd::unit_sphere{sphere_tolerance});
+  const Eigen::MatrixXd& x = run.x;
+  const gfd::flow_report& rep = run.rep;
+  const auto& panel_shots = run.panel_shots;
+  const auto& traj_shots = run.traj_shots;
+  const long traj_every = run.traj_every;
+  const double flow_seconds = run.seconds;
+  auto bandwidths_used = [&](const char* arrow) { return run.bandwidths_used(opt, bw_desc, arrow); };
 
   // Metrics: one bandwidth per kernel for every column. Scott's rule on the held-out set (a
   // chord), and the same as an angle: the scale of a KDE of the target, where missing or
