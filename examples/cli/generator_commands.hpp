@@ -54,38 +54,6 @@ std::vector<int> width_list(const std::string& s) {
   return out;
 }
 
-/// The generator's progress line: step, loss, |V|^2, last held-out sliced W2, elapsed, ETA.
-class train_progress {
-public:
-  train_progress(bool enabled, long total) : on_(enabled), total_(total), t0_(steady::now()) {}
-  void update(long step, double loss, double drift2, double sw2) {
-    if (!on_) return;
-    const double elapsed = seconds_since(t0_);
-    if (step < total_ && elapsed - last_ < 0.1) return;  // at most 10 redraws per second
-    last_ = elapsed;
-    const double eta =
-        step > 0 ? elapsed / static_cast<double>(step) * static_cast<double>(total_ - step) : 0;
-    std::fprintf(stderr,
-                 "\r\x1b[K  step %ld/%ld  loss = %s  |V|^2 = %s  held-out sliced W2 = %s  "
-                 "elapsed %.1f s  ETA %.1f s",
-                 step, total_, num(loss).c_str(), num(drift2).c_str(),
-                 std::isnan(sw2) ? "-" : num(sw2).c_str(), elapsed, eta);
-    std::fflush(stderr);
-    drawn_ = true;
-  }
-  void finish() {
-    if (on_ && drawn_) std::fprintf(stderr, "\r\x1b[K");
-    std::fflush(stderr);
-  }
-
-private:
-  bool on_;
-  long total_;
-  steady::time_point t0_;
-  double last_ = -1;
-  bool drawn_ = false;
-};
-
 /// A model file name must not look like a point cloud or a picture (a swapped argument).
 void check_model_output(const std::string& path, const std::string& option) {
   const std::string ext = lower_extension(path);
@@ -190,7 +158,7 @@ int cmd_train(train_args a) {
         // 3. Train, observing every observe_every steps (and after the last).
         const double sw2_start = trainer.holdout_sliced_w2();
         const bool show = !a.quiet && GFD_ISATTY(2);
-        train_progress bar(show, o.steps);
+        progress bar(show, o.steps);
         std::vector<gfd::generator_progress> log;
         gfd::generator_step last;
         double sw2 = sw2_start;
@@ -211,7 +179,10 @@ int cmd_train(train_args a) {
             p.seconds = seconds_since(t_train);
             log.push_back(p);
           }
-          bar.update(t, last.loss, last.drift2, sw2);
+          bar.update(t, [&] {
+            return "loss = " + num(last.loss) + "  |V|^2 = " + num(last.drift2) +
+                   "  held-out sliced W2 = " + (std::isnan(sw2) ? std::string("-") : num(sw2));
+          });
         }
         const double train_seconds = seconds_since(t_train);
         bar.finish();

@@ -369,20 +369,22 @@ std::string dims_note(Eigen::Index d) {
 // Progress line
 // ---------------------------------------------------------------------------------------------
 
+/// The progress line on stderr (a terminal only): "step k/total", what `describe()` returns,
+/// elapsed time and ETA, redrawn at most 10 times a second; `describe` runs only when drawing.
 class progress {
 public:
   progress(bool enabled, long total) : on_(enabled), total_(total), t0_(steady::now()) {}
-  void update(long step, double time, double h, double estimate) {
+  template <class Describe>
+  void update(long step, Describe&& describe) {
     if (!on_) return;
     const double elapsed = seconds_since(t0_);
-    if (step < total_ && elapsed - last_ < 0.1) return;  // at most 10 redraws per second
+    if (step < total_ && elapsed - last_ < 0.1) return;
     last_ = elapsed;
     const double eta =
         step > 0 ? elapsed / static_cast<double>(step) * static_cast<double>(total_ - step) : 0;
-    std::fprintf(
-        stderr, "\r\x1b[K  step %ld/%ld  t = %s  h = %s  estimate = %s  elapsed %.1f s  ETA %.1f s",
-        step, total_, num(time).c_str(), num(h).c_str(),
-        std::isnan(estimate) ? "-" : num(estimate).c_str(), elapsed, eta);
+    const std::string values = describe();
+    std::fprintf(stderr, "\r\x1b[K  step %ld/%ld  %s  elapsed %.1f s  ETA %.1f s", step, total_,
+                 values.c_str(), elapsed, eta);
     std::fflush(stderr);
     drawn_ = true;
   }
@@ -570,6 +572,22 @@ struct drift_run {
   long traj_every = 1;
   std::vector<snapshot> panel_shots, traj_shots;
 
+  /// Writes the --trajectory table: columns step, particle, then the coordinates `columns`.
+  void write_trajectory(const std::string& path, const std::vector<std::string>& columns) const {
+    const Eigen::Index d = x.rows();
+    Eigen::MatrixXd tab(d + 2, static_cast<Eigen::Index>(traj_shots.size()) * x.cols());
+    Eigen::Index c = 0;
+    for (const auto& sh : traj_shots)
+      for (Eigen::Index i = 0; i < sh.x.cols(); ++i, ++c) {
+        tab(0, c) = static_cast<double>(sh.step);
+        tab(1, c) = static_cast<double>(i);
+        tab.col(c).tail(d) = sh.x.col(i);
+      }
+    std::vector<std::string> names{"step", "particle"};
+    names.insert(names.end(), columns.begin(), columns.end());
+    gfd::write_points(path, tab, names);
+  }
+
   /// The bandwidths actually used (`arrow` between the first and the last of an annealing).
   [[nodiscard]] std::string bandwidths_used(const gfd::flow_options& opt, const std::string& bw_desc,
                                             const char* arrow) const {
@@ -605,7 +623,10 @@ drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
       [&](const auto& k, const auto& div) {
         using K = std::decay_t<decltype(k)>;
         auto observe = [&](const gfd::flow_state<double, Eigen::Dynamic>& st) {
-          bar.update(st.step, st.time, st.bandwidth, st.estimate);
+          bar.update(st.step, [&] {
+            return "t = " + num(st.time) + "  h = " + num(st.bandwidth) + "  estimate = " +
+                   (std::isnan(st.estimate) ? std::string("-") : num(st.estimate));
+          });
           if (st.step == 1) r.first_h = st.bandwidth;
           if (panels > 0 &&
               std::find(panel_steps.begin() + 1, panel_steps.end(), st.step) != panel_steps.end())
@@ -715,17 +736,7 @@ int cmd_drift(const drift_args& a, bool explicit_outputs) {
     std::cout << "  wrote " << a.out << " (" << x.cols() << " particles)\n";
   }
   if (!a.trajectory.empty()) {
-    Eigen::MatrixXd tab(d + 2, static_cast<Eigen::Index>(traj_shots.size()) * x.cols());
-    Eigen::Index c = 0;
-    for (const auto& s : traj_shots)
-      for (Eigen::Index i = 0; i < s.x.cols(); ++i, ++c) {
-        tab(0, c) = static_cast<double>(s.step);
-        tab(1, c) = static_cast<double>(i);
-        tab.col(c).tail(d) = s.x.col(i);
-      }
-    std::vector<std::string> names{"step", "particle"};
-    names.insert(names.end(), p.columns.begin(), p.columns.end());
-    gfd::write_points(a.trajectory, tab, names);
+    run.write_trajectory(a.trajectory, p.columns);
     std::cout << "  wrote " << a.trajectory << " (" << traj_shots.size() << " snapshots, every "
               << traj_every << " steps; columns step, particle, " << p.columns.front()
               << ", ...)\n";

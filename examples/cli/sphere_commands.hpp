@@ -430,17 +430,7 @@ int cmd_drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& 
     std::cout << "  wrote " << a.out << " (" << x.cols() << " particles)\n";
   }
   if (!a.trajectory.empty()) {
-    Eigen::MatrixXd tab(d + 2, static_cast<Eigen::Index>(traj_shots.size()) * x.cols());
-    Eigen::Index c = 0;
-    for (const auto& sh : traj_shots)
-      for (Eigen::Index i = 0; i < sh.x.cols(); ++i, ++c) {
-        tab(0, c) = static_cast<double>(sh.step);
-        tab(1, c) = static_cast<double>(i);
-        tab.col(c).tail(d) = sh.x.col(i);
-      }
-    std::vector<std::string> names{"step", "particle"};
-    names.insert(names.end(), p.columns.begin(), p.columns.end());
-    gfd::write_points(a.trajectory, tab, names);
+    run.write_trajectory(a.trajectory, p.columns);
     std::cout << "  wrote " << a.trajectory << " (" << traj_shots.size() << " snapshots, every "
               << traj_every << " steps)\n";
   }
