@@ -329,15 +329,8 @@ int cmd_generate(const generate_args& a) {
             << " training steps), seed " << a.seed << ", in " << fmt("%.3f", seconds) << " s\n"
             << "  wrote " << a.out << "\n";
   if (!a.png.empty()) {
-    plot::figure fig;
-    fig.title = "samples of " + std::filesystem::path(a.model).filename().string() + dims_note(x.rows());
-    fig.subtitle = std::to_string(a.n) + " samples, seed " + std::to_string(a.seed);
-    fig.panel_width = 420;
-    plot::panel pn;
-    pn.layers = {particle_layer(x, "")};
-    fig.panels.push_back(std::move(pn));
-    if (x.rows() == 1) fig.y_label = "jitter";
-    plot::write_png(a.png, fig);
+    write_samples_png(a.png, x, "samples of " + std::filesystem::path(a.model).filename().string(),
+                      std::to_string(a.n) + " samples, seed " + std::to_string(a.seed));
     std::cout << "  wrote " << a.png << "\n";
   }
   return exit_ok;

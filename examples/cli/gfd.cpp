@@ -365,6 +365,20 @@ std::string dims_note(Eigen::Index d) {
   return "";
 }
 
+/// One panel of samples (`gfd sample --png`, `gfd generate --png`).
+void write_samples_png(const std::string& path, const Eigen::MatrixXd& x, const std::string& title,
+                       const std::string& subtitle) {
+  plot::figure fig;
+  fig.title = title + dims_note(x.rows());
+  fig.subtitle = subtitle;
+  fig.panel_width = 420;
+  plot::panel pn;
+  pn.layers = {particle_layer(x, "")};
+  fig.panels.push_back(std::move(pn));
+  if (x.rows() == 1) fig.y_label = "jitter";
+  plot::write_png(path, fig);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Progress line
 // ---------------------------------------------------------------------------------------------
@@ -816,15 +830,7 @@ int cmd_sample(const sample_args& a) {
               << a.seed << ") to " << a.out << "\n";
   }
   if (!a.png.empty()) {
-    plot::figure fig;
-    fig.title = a.name + dims_note(x.rows());
-    fig.subtitle = std::to_string(a.n) + " samples, seed " + std::to_string(a.seed);
-    fig.panel_width = 420;
-    plot::panel pn;
-    pn.layers = {particle_layer(x, "")};
-    fig.panels.push_back(std::move(pn));
-    if (x.rows() == 1) fig.y_label = "jitter";
-    plot::write_png(a.png, fig);
+    write_samples_png(a.png, x, a.name, std::to_string(a.n) + " samples, seed " + std::to_string(a.seed));
     std::cout << "wrote " << a.png << "\n";
   }
   return exit_ok;
