@@ -322,7 +322,7 @@ int cmd_generate(const generate_args& a) {
   if (!x.allFinite())
     throw std::runtime_error(a.model + ": the model produced non-finite samples");
   std::vector<std::string> names;
-  for (Eigen::Index k = 0; k < x.rows(); ++k) names.push_back("x" + std::to_string(k));
+  for (Eigen::Index k = 0; k < x.rows(); ++k) names.push_back(gfd::default_column_name(k));
   gfd::write_points(a.out, x, names);
   std::cout << "gfd generate: " << a.n << " samples (d = " << x.rows() << ") from " << a.model
             << " (" << architecture(model) << " SiLU network, " << model.steps_trained()

@@ -141,7 +141,7 @@ gfd::table read_cloud(const std::string& path, Eigen::Index expected_dim = -1) {
   if (lower_extension(path) == ".csv") return gfd::read_csv_table(path, expected_dim);
   gfd::table t;
   t.points = gfd::read_points(path, expected_dim);  // throws for other extensions
-  for (Eigen::Index k = 0; k < t.points.rows(); ++k) t.columns.push_back("x" + std::to_string(k));
+  for (Eigen::Index k = 0; k < t.points.rows(); ++k) t.columns.push_back(gfd::default_column_name(k));
   return t;
 }
 

@@ -166,7 +166,7 @@ sphere_problem make_sphere_problem(const drift_args& a, const sphere_args& s,
   const Eigen::Index m = a.m > 0 ? a.m : a.n;
   if (toy) {
     const Eigen::Index d = s.dim;
-    for (Eigen::Index k = 0; k < d; ++k) p.columns.push_back("x" + std::to_string(k));
+    for (Eigen::Index k = 0; k < d; ++k) p.columns.push_back(gfd::default_column_name(k));
     if (target == "vmf-mixture") {
       auto mix = gfd::sphere::vmf_mixture(d, s.modes, s.kappa, m, seed);
       p.targets = std::move(mix.points);

@@ -52,6 +52,14 @@
 
 namespace gfd {
 
+/// The default name of column c: "x0", "x1", ... (files without a header, written without names).
+[[nodiscard]] inline std::string default_column_name(Eigen::Index c) {
+  // Built by appending: GCC 12 warns falsely (-Wrestrict) on `"x" + std::to_string(c)`.
+  std::string name(1, 'x');
+  name += std::to_string(c);
+  return name;
+}
+
 /// A point cloud with its column names, as read from a CSV file.
 struct table {
   std::vector<std::string> columns;  ///< d names (x0, x1, ... when the file had no header).
@@ -259,7 +267,7 @@ inline table parse_csv(std::string_view where, const std::string& path, std::str
       result.columns.emplace_back(name);
     }
   } else {
-    for (Eigen::Index c = 0; c < d; ++c) result.columns.push_back("x" + std::to_string(c));
+    for (Eigen::Index c = 0; c < d; ++c) result.columns.push_back(default_column_name(c));
   }
 
   const std::size_t first_data = has_header ? 1 : 0;
@@ -542,7 +550,7 @@ inline void write_csv(const std::string& path, const Eigen::Ref<const Eigen::Mat
   std::string out;
   out.reserve(static_cast<std::size_t>(points.size()) * 24 + 16 * static_cast<std::size_t>(d));
   for (Eigen::Index c = 0; c < d; ++c) {
-    std::string name = column_names.empty() ? "x" + std::to_string(c)
+    std::string name = column_names.empty() ? default_column_name(c)
                                             : column_names[static_cast<std::size_t>(c)];
     double ignored = 0.0;
     const std::string_view trimmed = detail::io::trim(name);
