@@ -706,6 +706,25 @@ void dispatch_terms(bool weighted, bool per_pair_slope, F&& f) {
     with_slope.template operator()<false>();
 }
 
+/// The checks every evaluator's `sums` starts with (bandwidth, shapes, weights, self-masking),
+/// naming `where`; sizes `out` for the queries. Returns false when there is nothing to sum (no
+/// queries); throws when there are queries but no sources.
+template <class Scalar, int Dim, class Q, class S, class W>
+bool begin_sums(const char* where, const Q& queries, const S& sources, const W& source_log_weights,
+                Scalar h, const sum_options& opt, kernel_sums<Scalar, Dim>& out) {
+  const Eigen::Index n = queries.cols(), m = sources.cols(), d = queries.rows();
+  require_positive(where, "bandwidth", h);
+  if (sources.rows() != d) fail(where, "dimension mismatch: queries ", d, ", sources ", sources.rows());
+  if (source_log_weights.size() != m) fail(where, source_log_weights.size(), " log-weights for ", m, " sources");
+  if (opt.exclude_self && n != m)
+    fail(where, "exclude_self needs queries == sources, got ", n, " queries and ", m, " sources");
+  out.log_sum.resize(n);
+  out.field.resize(d, n);
+  if (n == 0) return false;
+  if (m == 0) fail(where, "no sources");
+  return true;
+}
+
 }  // namespace detail
 
 template <Kernel K, class Scalar, int Dim>
@@ -717,20 +736,9 @@ void exact_evaluator::sums(
   using Index = Eigen::Index;
 
   const Index n = queries.cols(), m = sources.cols(), d = queries.rows();
-  detail::require_positive("gfd::exact_evaluator::sums", "bandwidth", h);
-  if (sources.rows() != d)
-    detail::fail("gfd::exact_evaluator::sums", "dimension mismatch: queries ", d, ", sources ",
-                 sources.rows());
-  if (source_log_weights.size() != m)
-    detail::fail("gfd::exact_evaluator::sums", source_log_weights.size(), " log-weights for ", m,
-                 " sources");
-  if (opt.exclude_self && n != m)
-    detail::fail("gfd::exact_evaluator::sums", "exclude_self needs queries == sources, got ", n,
-                 " queries and ", m, " sources");
-  out.log_sum.resize(n);
-  out.field.resize(d, n);
-  if (n == 0) return;
-  if (m == 0) detail::fail("gfd::exact_evaluator::sums", "no sources");
+  if (!detail::begin_sums("gfd::exact_evaluator::sums", queries, sources, source_log_weights, h,
+                          opt, out))
+    return;
 
   const bool per_pair_slope = !K::constant_slope && opt.field == field_kind::score;
   // Waking a thread team costs microseconds (far more when cores are oversubscribed): small

@@ -122,20 +122,20 @@ struct nearest_one {
   [[nodiscard]] Scalar worstDist() const { return best; }
 };
 
-/// Queries grouped into spatially compact blocks: a k-d split (median of the widest coordinate)
-/// until a block holds at most `max_block` queries and its bounding box has half-diagonal at most
-/// `max_half_diagonal` (blocks of 8 or fewer are never split). Block b is the queries
-/// order[begin[b]] .. order[begin[b + 1] - 1].
-struct query_blocks {
+/// Points (queries, or the sources a tree stores) grouped into spatially compact blocks: a k-d
+/// split (median of the widest coordinate) until a block holds at most `max_block` points and its
+/// bounding box has half-diagonal at most `max_half_diagonal` (blocks of 8 or fewer are never
+/// split). Block b is the points order[begin[b]] .. order[begin[b + 1] - 1].
+struct point_blocks {
   std::vector<Eigen::Index> order;
   std::vector<Eigen::Index> begin;
 };
 
 template <class Q>
-query_blocks partition_queries(const Q& x, Eigen::Index max_block, double max_half_diagonal) {
+point_blocks partition_points(const Q& x, Eigen::Index max_block, double max_half_diagonal) {
   using Index = Eigen::Index;
   const Index n = x.cols(), d = x.rows();
-  query_blocks qb;
+  point_blocks qb;
   qb.order.resize(static_cast<std::size_t>(n));
   for (Index i = 0; i < n; ++i) qb.order[static_cast<std::size_t>(i)] = i;
   // A copy of the points kept in the current order, so that every pass over a range reads
@@ -264,7 +264,7 @@ std::shared_ptr<const detail::tree_entry<Scalar>> tree_evaluator::tree_for(const
   auto fresh = std::make_shared<entry>();
   fresh->hash = hash;
   // k-d order with leaves of about nanoflann's leaf size (no size limit on their extent).
-  fresh->original = detail::partition_queries(y, static_cast<Eigen::Index>(leaf_size),
+  fresh->original = detail::partition_points(y, static_cast<Eigen::Index>(leaf_size),
                                               std::numeric_limits<double>::infinity())
                         .order;
   fresh->position.resize(fresh->original.size());
@@ -289,19 +289,10 @@ void tree_evaluator::sums(
     const std::type_identity_t<Eigen::Ref<const positions<Scalar, Dim>>>& sources,
     const std::type_identity_t<Eigen::Ref<const vector<Scalar>>>& source_log_weights,
     const K& kernel, Scalar h, const sum_options& opt, kernel_sums<Scalar, Dim>& out) const {
-  using Index = Eigen::Index;
   constexpr const char* where = "gfd::tree_evaluator::sums";
-  const Index n = queries.cols(), m = sources.cols(), d = queries.rows();
-  detail::require_positive(where, "bandwidth", h);
+  const Eigen::Index d = queries.rows();
   if (!(tolerance > 0 && tolerance < 1)) detail::fail(where, "tolerance must be in (0, 1), got ", tolerance);
-  if (sources.rows() != d) detail::fail(where, "dimension mismatch: queries ", d, ", sources ", sources.rows());
-  if (source_log_weights.size() != m) detail::fail(where, source_log_weights.size(), " log-weights for ", m, " sources");
-  if (opt.exclude_self && n != m)
-    detail::fail(where, "exclude_self needs queries == sources, got ", n, " queries and ", m, " sources");
-  out.log_sum.resize(n);
-  out.field.resize(d, n);
-  if (n == 0) return;
-  if (m == 0) detail::fail(where, "no sources");
+  if (!detail::begin_sums(where, queries, sources, source_log_weights, h, opt, out)) return;
 
   const bool per_pair_slope = !K::constant_slope && opt.field == field_kind::score;
   const bool uniform = (source_log_weights.array() == source_log_weights(0)).all();
@@ -376,7 +367,7 @@ void tree_evaluator::block_sums(const Eigen::Ref<const positions<Scalar, Dim>>& 
   // the first radius, so a block's candidates are at most about four times any member's own. A
   // kernel sum costs far less per source than a search returning it (measured: 64 queries and
   // 1x the radius beat 0.5x or 2x, and 128 queries, at N = M = 1e6 in 2D).
-  const detail::query_blocks blocks = detail::partition_queries(queries, 64, r_first * hd);
+  const detail::point_blocks blocks = detail::partition_points(queries, 64, r_first * hd);
   const Index nblocks = static_cast<Index>(blocks.begin.size()) - 1;
   const Index tile_len = detail::tile_length<Scalar>(512);
   [[maybe_unused]] const bool parallel = n >= 256;
