@@ -586,7 +586,21 @@ struct drift_run {
   long traj_every = 1;
   std::vector<snapshot> panel_shots, traj_shots;
 
-  /// Writes the --trajectory table: columns step, particle, then the coordinates `columns`.
+  /// Writes --out (the final particles) and --trajectory (columns step, particle, then the
+  /// coordinates `columns`) when asked for, each atomically, and says so.
+  void write_outputs(const drift_args& a, const std::vector<std::string>& columns) const {
+    if (!a.out.empty()) {
+      gfd::write_points(a.out, x, columns);
+      std::cout << "  wrote " << a.out << " (" << x.cols() << " particles)\n";
+    }
+    if (!a.trajectory.empty()) {
+      write_trajectory(a.trajectory, columns);
+      std::cout << "  wrote " << a.trajectory << " (" << traj_shots.size() << " snapshots, every "
+                << traj_every << " steps; columns step, particle, " << columns.front() << ", ...)\n";
+    }
+  }
+
+  /// The --trajectory table: a row per particle and snapshot.
   void write_trajectory(const std::string& path, const std::vector<std::string>& columns) const {
     const Eigen::Index d = x.rows();
     Eigen::MatrixXd tab(d + 2, static_cast<Eigen::Index>(traj_shots.size()) * x.cols());
@@ -700,8 +714,6 @@ int cmd_drift(const drift_args& a, bool explicit_outputs) {
                                   kernel, divergence);
   const Eigen::MatrixXd& x = run.x;
   const gfd::flow_report& rep = run.rep;
-  const auto& traj_shots = run.traj_shots;
-  const long traj_every = run.traj_every;
   const std::string bw_used = run.bandwidths_used(opt, bw_desc, " \u2192 ");
 
   // Metrics against the held-out sample; one MMD bandwidth for every column.
@@ -744,17 +756,7 @@ int cmd_drift(const drift_args& a, bool explicit_outputs) {
                    "sample does)\n";
   }
 
-  // Outputs, each written atomically.
-  if (!a.out.empty()) {
-    gfd::write_points(a.out, x, p.columns);
-    std::cout << "  wrote " << a.out << " (" << x.cols() << " particles)\n";
-  }
-  if (!a.trajectory.empty()) {
-    run.write_trajectory(a.trajectory, p.columns);
-    std::cout << "  wrote " << a.trajectory << " (" << traj_shots.size() << " snapshots, every "
-              << traj_every << " steps; columns step, particle, " << p.columns.front()
-              << ", ...)\n";
-  }
+  run.write_outputs(a, p.columns);
   if (!png.empty()) {
     plot::figure fig;
     fig.title = title + " flow toward " + p.target_name + dims_note(d);

@@ -375,8 +375,6 @@ int cmd_drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& 
   const Eigen::MatrixXd& x = run.x;
   const gfd::flow_report& rep = run.rep;
   const auto& panel_shots = run.panel_shots;
-  const auto& traj_shots = run.traj_shots;
-  const long traj_every = run.traj_every;
   const double flow_seconds = run.seconds;
   auto bandwidths_used = [&](const char* arrow) { return run.bandwidths_used(opt, bw_desc, arrow); };
 
@@ -424,16 +422,7 @@ int cmd_drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& 
   std::cout << "\n  final geodesic MMD^2 (vMF kernel) " << num(m1.mmd_vmf) << ", noise floor "
             << num(mr.mmd_vmf) << "; start " << num(m0.mmd_vmf) << "\n";
 
-  // Outputs, each written atomically.
-  if (!a.out.empty()) {
-    gfd::write_points(a.out, x, p.columns);
-    std::cout << "  wrote " << a.out << " (" << x.cols() << " particles)\n";
-  }
-  if (!a.trajectory.empty()) {
-    run.write_trajectory(a.trajectory, p.columns);
-    std::cout << "  wrote " << a.trajectory << " (" << traj_shots.size() << " snapshots, every "
-              << traj_every << " steps)\n";
-  }
+  run.write_outputs(a, p.columns);
   if (!png.empty()) {
     plot::figure fig;
     fig.title = title + " flow on " + (d == 3 ? "S\u00b2" : "S\u00b9") + " toward " +
