@@ -21,6 +21,8 @@
 /// bare-GEMM speed). Targets batch M = B, data 20000 points of 8gaussians.
 #include <benchmark/benchmark.h>
 
+#include "common.hpp"
+
 #include <gfd/generator.hpp>
 #include <gfd/toy.hpp>
 
@@ -32,9 +34,6 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace {
 
@@ -152,12 +151,7 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-#ifdef _OPENMP
-  benchmark::AddCustomContext("omp_threads", std::to_string(omp_get_max_threads()));
-#else
-  benchmark::AddCustomContext("omp_threads", "1 (built without OpenMP)");
-#endif
-  benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
+  gfd_bench::add_build_context();
   benchmark::AddCustomContext("network", "noise 8, 3 x 128 SiLU, output 2 (double)");
   capture_reporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

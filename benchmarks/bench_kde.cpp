@@ -25,6 +25,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "common.hpp"
+
 #include <gfd/kde.hpp>
 
 #include <Eigen/Core>
@@ -40,9 +42,6 @@
 #include <type_traits>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define GFD_LOOP_NAMESPACE plain
 #include "loop_baseline.hpp"
@@ -322,12 +321,7 @@ int main(int argc, char** argv) {
       console = false;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-#ifdef _OPENMP
-  benchmark::AddCustomContext("omp_threads", std::to_string(omp_get_max_threads()));
-#else
-  benchmark::AddCustomContext("omp_threads", "1 (built without OpenMP)");
-#endif
-  benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
+  gfd_bench::add_build_context();
   benchmark::AddCustomContext("loop_exp", GFD_BENCH_LIBMVEC ? "libmvec (vectorised)" : "libm (scalar)");
   if (console) {
     summary_reporter reporter;
