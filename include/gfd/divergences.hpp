@@ -381,7 +381,7 @@ inline drifting_options deng_drifting_options() {
 /// KL(q||p) flow, V = h^2 (s_p - s_q) (DESIGN 1.3). With kernel_gradient, V = s_p - s_q is
 /// already a velocity and is returned as is. The estimate is mean_i |V_i|^2 (the paper's loss).
 ///
-/// Cost: per temperature 2 kernel passes (per_side) or 6 (joint), each O(N (M + N) d), plus one
+/// Cost: per temperature 2 kernel passes (per_side) or 5 (joint), each O(N (M + N) d), plus one
 /// pass for the mean distance when normalise_distances. No N x M buffer.
 class drifting_field {
 public:
@@ -473,8 +473,8 @@ private:
     // Row log-sums over all columns.
     pb.evaluator.sums(pb.particles, pb.targets, wt, pb.kernel, hb, plain, s);
     const Vec row_t = s.log_sum;
-    pb.evaluator.sums(pb.particles, pb.particles, zeros_n, pb.kernel, hb, masked, s);
-    const Vec row = log_add_exp(row_t, s.log_sum);
+    // The particle block's row sums are its column sums (a radial kernel is symmetric): col_p.
+    const Vec row = log_add_exp(row_t, col_p);
     // A-weighted sums.
     pb.evaluator.sums(pb.particles, pb.targets, half_weights(wt, col_t), pb.kernel, hb, plain, s);
     const Vec log_sp = s.log_sum.array() - Scalar(0.5) * row.array();
