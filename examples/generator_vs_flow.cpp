@@ -61,8 +61,8 @@ int main(int argc, char** argv) try {
   const double flow_seconds = seconds_since(t0);
 
   // 2. One-step generator: the library's defaults (Deng's drifting field with the Laplacian
-  //    kernel, 3 x 128 SiLU network, batch 256), with a third of the default steps to keep this
-  //    example quick.
+  //    kernel, 4 x 128 SiLU network with a scaled first layer, batch 512), with a third of the
+  //    default steps to keep this example quick.
   gfd::generator_options opt;
   opt.steps = 1000;
   t0 = std::chrono::steady_clock::now();

@@ -146,6 +146,36 @@ TEST_CASE("silu and its derivative stay finite at extreme pre-activations", "[ge
   CHECK(std::abs(s(0, 0)) < 1e-300);
 }
 
+TEST_CASE("input_scale spreads the first layer's switching hyperplanes through the noise", "[generator][mlp]") {
+  // W_1 ~ N(0, s^2 / k), b_1 ~ N(0, s^2); the deeper layers keep LeCun with zero biases.
+  const int k = 2, width = 4000;
+  const double s = 5.0;
+  gfd::mlp net({k, width, 64, 2});
+  std::mt19937_64 rng(3);
+  net.initialise(rng, 1.0, 1.0, s);
+  const Vec w1 = net.weight(1).reshaped();
+  const Vec b1 = net.bias(1);
+  const auto sd = [](const Vec& v) { return std::sqrt((v.array() - v.mean()).square().mean()); };
+  // 8000 and 4000 draws: the sample sd is within 3 % of sigma with probability > 0.999.
+  CHECK(sd(w1) == Approx(s / std::sqrt(double(k))).epsilon(0.03));
+  CHECK(sd(b1) == Approx(s).epsilon(0.03));
+  CHECK(sd(Vec(net.weight(2).reshaped())) == Approx(1.0 / std::sqrt(double(width))).epsilon(0.03));
+  CHECK(net.bias(2).isZero(0.0));
+  // Distance of unit l's hyperplane w . e + b = 0 to the origin, |b| / |w|: of order 1 (its
+  // median is that of sqrt(2) |N(0,1)| / chi_2, about 0.8), i.e. inside the bulk of N(0, I) noise,
+  // where with zero biases every hyperplane would pass through the origin.
+  std::vector<double> dist(static_cast<std::size_t>(width));
+  for (int l = 0; l < width; ++l) dist[static_cast<std::size_t>(l)] = std::abs(b1(l)) / net.weight(1).row(l).norm();
+  std::nth_element(dist.begin(), dist.begin() + width / 2, dist.end());
+  CHECK(dist[static_cast<std::size_t>(width / 2)] > 0.3);
+  CHECK(dist[static_cast<std::size_t>(width / 2)] < 1.2);
+  // Without hidden layers there is no first hidden layer to scale: LeCun, zero bias.
+  gfd::mlp linear({k, 2});
+  linear.initialise(rng, 1.0, 1.0, s);
+  CHECK(linear.bias(1).isZero(0.0));
+  CHECK(linear.weight(1).cwiseAbs().maxCoeff() < 5.0);
+}
+
 TEST_CASE("adam: first step moves every parameter by lr against the gradient sign", "[generator][adam]") {
   gfd::adam a;
   Vec theta = Vec::Zero(3), g(3);
@@ -289,6 +319,7 @@ TEST_CASE("the model stores the data scaling and samples in data units", "[gener
   o.noise_dim = 2;
   o.widths = {8};
   o.steps = 0;
+  o.input_scale = 0;  // untrained: keep f(e) of order 1 in standardised units (checked below)
   const Eigen::VectorXd mean = data.rowwise().mean();
   const Eigen::VectorXd sd = ((data.colwise() - mean).array().square().rowwise().mean()).sqrt();
   const auto per = gfd::train_generator(data, o);
@@ -441,6 +472,9 @@ TEST_CASE("bad options and data are rejected", "[generator][options]") {
                   gfd::invalid_argument);
   CHECK_THROWS_AS(rejects([](auto& o) { o.bandwidth.multipliers = {}; })(), gfd::invalid_argument);
   CHECK_THROWS_WITH(rejects([](auto& o) { o.lr_final = 2; })(), gfd_test::contains_substring("lr_final"));
+  CHECK_THROWS_WITH(rejects([](auto& o) { o.input_scale = -1; })(), gfd_test::contains_substring("input_scale"));
+  CHECK_THROWS_AS(rejects([](auto& o) { o.input_scale = std::numeric_limits<double>::infinity(); })(),
+                  gfd::invalid_argument);
   Mat bad = data;
   bad(1, 7) = std::nan("");
   CHECK_THROWS_WITH(gfd::generator_trainer<>(bad), gfd_test::contains_substring("particle 7"));

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The one-step generator with its default options (Deng et al.'s drifting field, Laplacian
-// kernel, 3 x 128 SiLU network) on 8 Gaussians: every mode covered, most samples on a mode, and
+// kernel, 4 x 128 SiLU network, batch 512) on 8 Gaussians: every mode covered, most samples on a mode, and
 // a sliced W2 to held-out data near the noise floor. Labelled slow (a full default training,
-// about two minutes on 2 cores): skipped under sanitizers.
+// two to four minutes on one core): skipped under sanitizers.
 #include <gfd/generator.hpp>
 #include <gfd/metrics.hpp>
 #include <gfd/toy.hpp>

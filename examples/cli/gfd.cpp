@@ -1217,6 +1217,10 @@ int main(int argc, char** argv) {
   train->add_option("--noise-dim", ta.opt.noise_dim, "Noise dimension (0 = the data dimension)")
       ->check(CLI::Range(0, 1048576))
       ->default_str(std::to_string(gd.noise_dim));
+  train->add_option("--input-scale", ta.opt.input_scale,
+                    "Scale s of the first layer at start, W ~ N(0, s^2/k), b ~ N(0, s^2) (0 = LeCun, zero biases)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->default_str(num(gd.input_scale));
   train->add_option("--ema", ta.opt.ema, "EMA decay of the sampling weights")
       ->check(CLI::Range(0.0, 0.999999999))
       ->default_str(num(gd.ema));

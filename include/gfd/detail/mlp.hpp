@@ -113,15 +113,29 @@ public:
 
   /// LeCun-normal initialisation: W_l ~ N(0, gain^2 / n_{l-1}) entrywise, b_l = 0, drawn in the
   /// parameter order from `rng` (portable: gfd's own Box-Muller, see toy.hpp). The output layer
-  /// takes `output_gain` in place of `gain`. O(P).
-  void initialise(std::mt19937_64& rng, double gain = 1.0, double output_gain = 1.0) {
+  /// takes `output_gain` in place of `gain`.
+  ///
+  /// With `input_scale` s > 0 the first hidden layer (if there is one) instead starts at
+  /// W_1 ~ N(0, s^2 / n_0), b_1 ~ N(0, s^2): unit l of it switches along the hyperplane
+  /// w_l . e + b_l = 0, whose distance to the origin |b_l| / |w_l| is of order 1 whatever s, so
+  /// the switches are spread through the bulk of N(0, I) noise (with b = 0 every one passes
+  /// through the origin), and s sets how sharp they are (a SiLU bends over |w . e + b| ~ 1, i.e.
+  /// over a width ~ 1 / s of noise space). This is the random-Fourier-feature idea for a map that
+  /// has to tear its input into separate pieces (a generator of a multi-modal target).
+  /// O(P). Throws nothing (the caller checks the gains).
+  void initialise(std::mt19937_64& rng, double gain = 1.0, double output_gain = 1.0, double input_scale = 0.0) {
     toy::detail::normal_source normal(rng);
     for (int l = 1; l <= layers(); ++l) {
-      const double g = (l == layers() ? output_gain : gain) /
+      const bool scaled_input = input_scale > 0 && l == 1 && layers() > 1;
+      const double g = (scaled_input ? input_scale : l == layers() ? output_gain : gain) /
                        std::sqrt(static_cast<double>(sizes_[static_cast<std::size_t>(l - 1)]));
       auto w = weight_in(theta_, l);
       for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = g * normal();
-      bias_in(theta_, l).setZero();
+      auto b = bias_in(theta_, l);
+      if (scaled_input)
+        for (Eigen::Index i = 0; i < b.size(); ++i) b(i) = input_scale * normal();
+      else
+        b.setZero();
     }
   }
 
