@@ -533,8 +533,9 @@ struct deng_drifting_field : drifting_field {
 
 /// Options of train_generator / generator_trainer. The defaults (with the default field,
 /// deng_drifting_field and gfd::laplacian) train a 4 x 128 SiLU network, batch 512, in about two
-/// minutes on 2 cores (3000 steps) on every 2D toy of toy.hpp; README "One-step generator" has
-/// the measured table.
+/// minutes on 2 cores (3000 steps) to the held-out sliced-W2 noise floor on every 2D toy of
+/// toy.hpp; README "One-step generator" has the measured table. rings stays visibly blurrier
+/// than its target (71 % of the samples within 2 sd of a ring radius, a fresh sample 95 %).
 ///
 /// Why input_scale: a generator of a multi-modal target must tear the noise into separate pieces
 /// (25 on 25gaussians), so the map has to switch sharply along lines placed inside the bulk of
@@ -806,14 +807,17 @@ private:
     if (!(o.beta1 >= 0 && o.beta1 < 1)) detail::fail(where, "beta1 must be in [0, 1), got ", o.beta1);
     if (!(o.beta2 >= 0 && o.beta2 < 1)) detail::fail(where, "beta2 must be in [0, 1), got ", o.beta2);
     detail::require_positive(where, "adam_eps", o.adam_eps);
-    if (!(o.grad_clip >= 0) || std::isinf(o.grad_clip))
-      detail::fail(where, "grad_clip must be finite and >= 0 (0 = off), got ", o.grad_clip);
+    // A finite, non-negative knob whose 0 switches something off.
+    const auto require_finite_nonnegative = [&](std::string_view name, double v, std::string_view zero_means) {
+      if (!(v >= 0) || std::isinf(v))
+        detail::fail(where, name, " must be finite and >= 0 (0 = ", zero_means, "), got ", v);
+    };
+    require_finite_nonnegative("grad_clip", o.grad_clip, "off");
     detail::require_positive(where, "eta", o.eta);
     if (!(o.ema >= 0 && o.ema < 1)) detail::fail(where, "ema must be in [0, 1), got ", o.ema);
     detail::require_positive(where, "init_gain", o.init_gain);
     detail::require_positive(where, "output_gain", o.output_gain);
-    if (!(o.input_scale >= 0) || std::isinf(o.input_scale))
-      detail::fail(where, "input_scale must be finite and >= 0 (0 = LeCun with zero biases), got ", o.input_scale);
+    require_finite_nonnegative("input_scale", o.input_scale, "LeCun with zero biases");
     if (o.holdout < 0) detail::fail(where, "holdout must be >= 0, got ", o.holdout);
     if (o.sw2_projections < 1) detail::fail(where, "sw2_projections must be >= 1, got ", o.sw2_projections);
     if (o.observe_every < 0) detail::fail(where, "observe_every must be >= 0, got ", o.observe_every);
