@@ -14,8 +14,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/bound_kernel.hpp"
+#include "core/evaluator.hpp"
+#include "core/sums.hpp"
 #include "error.hpp"
-#include "evaluators/exact.hpp"
 #include "kernels.hpp"
 #include "particles.hpp"
 
@@ -24,9 +26,16 @@ namespace gfd {
 /// What a velocity field sees at one evaluation: particles x (d x N, the cloud q), weighted
 /// targets y (d x M, the cloud p), the kernel, the evaluator and the bandwidth, and the flow
 /// time t (for time-dependent mixtures). Views only: the flow owns the data.
+///
+/// Kernel sums go through prepared sources (core/evaluator.hpp): `targets_at(hb)` gives the
+/// targets prepared for bandwidth hb (the velocity system keeps them prepared per bandwidth and
+/// passes them in `prepared_targets`; without it they are prepared here), `particles_at(hb, lw)`
+/// the particles, prepared once per call of a divergence and reused for all its passes.
 template <class Scalar, int Dim, Kernel K, Evaluator E>
 struct flow_problem {
   using scalar_type = Scalar;
+  using kernel_type = K;
+  using prepared_type = prepared_t<E, K, Scalar>;
   static constexpr int dim_at_compile_time = Dim;
   Eigen::Ref<const positions<Scalar, Dim>> particles;
   Eigen::Ref<const positions<Scalar, Dim>> targets;
@@ -35,6 +44,25 @@ struct flow_problem {
   const E& evaluator;
   Scalar h;
   double time = 0;
+  /// The targets prepared with target_log_weights for some bandwidth (optional).
+  const prepared_type* prepared_targets = nullptr;
+
+  /// The targets with their weights, prepared for bandwidth hb: `prepared_targets` itself when it
+  /// is bound to hb, else re-bound (sharing its layout or index), else prepared now.
+  [[nodiscard]] prepared_type targets_at(Scalar hb) const {
+    if (prepared_targets != nullptr)
+      return prepared_targets->bandwidth() == hb ? *prepared_targets : prepared_targets->rebound(hb);
+    return evaluator.prepare(targets, target_log_weights,
+                             bound_kernel<K, Scalar>(kernel, hb, "gfd::flow_problem"));
+  }
+  /// The particles with log-weights `log_w`, prepared for bandwidth hb.
+  [[nodiscard]] prepared_type particles_at(Scalar hb, const vector<Scalar>& log_w) const {
+    return evaluator.prepare(particles, log_w, bound_kernel<K, Scalar>(kernel, hb, "gfd::flow_problem"));
+  }
+  /// Uniform log-weights -log N over the particles.
+  [[nodiscard]] vector<Scalar> uniform_particle_weights() const {
+    return vector<Scalar>::Constant(particles.cols(), -std::log(Scalar(particles.cols())));
+  }
 };
 
 /// Per-particle KDE statistics under p (targets) and q (particles, self included), with one
@@ -56,12 +84,10 @@ auto compute_local_fields(const Problem& pb, field_kind kind = field_kind::score
   f.kind = kind;
   kernel_sums<Scalar, Dim> s;
   const sum_options opt{.field = kind, .exclude_self = false};
-  pb.evaluator.sums(pb.particles, pb.targets, pb.target_log_weights, pb.kernel, pb.h, opt, s);
+  pb.targets_at(pb.h).sums(pb.particles, opt, s);
   f.log_p = std::move(s.log_sum);
   f.field_p = std::move(s.field);
-  const vector<Scalar> uniform =
-      vector<Scalar>::Constant(pb.particles.cols(), -std::log(Scalar(pb.particles.cols())));
-  pb.evaluator.sums(pb.particles, pb.particles, uniform, pb.kernel, pb.h, opt, s);
+  pb.particles_at(pb.h, pb.uniform_particle_weights()).sums(pb.particles, opt, s);
   f.log_q = std::move(s.log_sum);
   f.field_q = std::move(s.field);
   return f;
@@ -424,8 +450,17 @@ public:
     return total;
   }
 
+  /// @throws gfd::invalid_argument for temperatures with a BandwidthBoundKernel (kept from the
+  ///         flow's former rule: the temperatures pick bandwidths the caller never chose).
   template <class Problem, class V>
   double velocity(const Problem& pb, V& v, bool want_estimate) const {
+    using K = typename Problem::kernel_type;
+    if constexpr (BandwidthBoundKernel<K>) {
+      if (!o_.temperatures.empty())
+        detail::fail("gfd::drifting_field::velocity", "drifting_field temperatures choose their own "
+                     "bandwidths, past the bandwidth-bound kernel '", K::name, "' the flow was "
+                     "given; use gfd::gaussian (the vMF kernel on the sphere) or no temperatures");
+    }
     v = field(pb);
     const double loss = static_cast<double>(v.squaredNorm()) / static_cast<double>(v.cols());
     if (!o_.kernel_gradient) v /= pb.h * pb.h;
@@ -439,12 +474,9 @@ private:
   auto per_side_field(const Problem& pb, Scalar hb) const {
     constexpr int Dim = Problem::dim_at_compile_time;
     kernel_sums<Scalar, Dim> sp, sq;
-    const Eigen::Index n = pb.particles.cols();
-    const vector<Scalar> uniform = vector<Scalar>::Constant(n, -std::log(Scalar(n)));
-    pb.evaluator.sums(pb.particles, pb.targets, pb.target_log_weights, pb.kernel, hb,
-                      sum_options{.field = kind(), .exclude_self = false}, sp);
-    pb.evaluator.sums(pb.particles, pb.particles, uniform, pb.kernel, hb,
-                      sum_options{.field = kind(), .exclude_self = o_.self_mask}, sq);
+    pb.targets_at(hb).sums(pb.particles, sum_options{.field = kind(), .exclude_self = false}, sp);
+    pb.particles_at(hb, pb.uniform_particle_weights())
+        .sums(pb.particles, sum_options{.field = kind(), .exclude_self = o_.self_mask}, sq);
     return positions<Scalar, Dim>(sp.field - sq.field);
   }
 
@@ -465,21 +497,24 @@ private:
     const sum_options plain{.field = kind(), .exclude_self = false};
     const sum_options masked{.field = kind(), .exclude_self = o_.self_mask};
     kernel_sums<Scalar, Dim> s;
+    // Sources prepared once for this temperature, re-weighted for each pass.
+    const auto particles = pb.particles_at(hb, zeros_n);
+    const auto targets = pb.targets_at(hb).reweighted(wt);
     // Column log-sums: over particles, for target columns and for particle columns.
-    pb.evaluator.sums(pb.targets, pb.particles, zeros_n, pb.kernel, hb, plain, s);
+    particles.sums(pb.targets, plain, s);
     const Vec col_t = s.log_sum;  // a column's softmax does not see its multiplicity
-    pb.evaluator.sums(pb.particles, pb.particles, zeros_n, pb.kernel, hb, masked, s);
+    particles.sums(pb.particles, masked, s);
     const Vec col_p = s.log_sum;
     // Row log-sums over all columns.
-    pb.evaluator.sums(pb.particles, pb.targets, wt, pb.kernel, hb, plain, s);
+    targets.sums(pb.particles, plain, s);
     const Vec row_t = s.log_sum;
     // The particle block's row sums are its column sums (a radial kernel is symmetric): col_p.
     const Vec row = log_add_exp(row_t, col_p);
     // A-weighted sums.
-    pb.evaluator.sums(pb.particles, pb.targets, half_weights(wt, col_t), pb.kernel, hb, plain, s);
+    targets.reweighted(half_weights(wt, col_t)).sums(pb.particles, plain, s);
     const Vec log_sp = s.log_sum.array() - Scalar(0.5) * row.array();
     const positions<Scalar, Dim> mp = s.field;
-    pb.evaluator.sums(pb.particles, pb.particles, half_weights(zeros_n, col_p), pb.kernel, hb, masked, s);
+    particles.reweighted(half_weights(zeros_n, col_p)).sums(pb.particles, masked, s);
     const Vec log_sn = s.log_sum.array() - Scalar(0.5) * row.array();
     // A row without mass (compact kernel, isolated particle) has no field: -inf - -inf is NaN.
     const Vec coeff = (log_sp + log_sn).unaryExpr([](Scalar l) { return std::isnan(l) ? Scalar(0) : std::exp(l); });

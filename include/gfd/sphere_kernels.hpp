@@ -35,39 +35,11 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/bound_kernel.hpp"
 #include "error.hpp"
 #include "kernels.hpp"
 
 namespace gfd {
-
-// ---------------------------------------------------------------------------------------------
-// Kernels bound to a bandwidth
-// ---------------------------------------------------------------------------------------------
-
-/// A kernel whose log-profile phi depends on the bandwidth h it is used with (the Kernel concept
-/// otherwise assumes k_h(u) = exp(phi(|u|^2 / h^2)) with phi independent of h). It provides
-///
-/// | expression            | semantics                                                       |
-/// |-----------------------|-----------------------------------------------------------------|
-/// | `k.with_bandwidth(h)` | a copy of k whose profile is correct for kernel sums with h      |
-///
-/// A bound kernel is only valid with the bandwidth it is bound to: whoever calls an evaluator
-/// with bandwidth h passes bind_bandwidth(kernel, h), as gfd::flow and gfd::sphere::kde do.
-template <class K>
-concept BandwidthBoundKernel = Kernel<K> && requires(const K k, double h) {
-  { k.with_bandwidth(h) } -> std::same_as<K>;
-};
-
-/// The kernel to use for kernel sums with bandwidth h: `kernel.with_bandwidth(h)` for a
-/// BandwidthBoundKernel (by value), else `kernel` itself (by reference: nothing is copied, so
-/// ordinary kernels pay nothing).
-template <Kernel K>
-[[nodiscard]] decltype(auto) bind_bandwidth(const K& kernel, double h) {
-  if constexpr (BandwidthBoundKernel<K>)
-    return kernel.with_bandwidth(h);
-  else
-    return (kernel);
-}
 
 /// The Gaussian kernel in geodesic distance on the unit sphere, exp(-theta^2 / (2 h^2)) with
 /// theta = 2 asin(|x - y| / 2) the angle between x and y.

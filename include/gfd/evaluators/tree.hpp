@@ -13,15 +13,17 @@
 #include <iterator>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "../core/bound_kernel.hpp"
+#include "../core/evaluator.hpp"
+#include "../core/sums.hpp"
 #include "../error.hpp"
 #include "../kernels.hpp"
 #include "../particles.hpp"
-#include "exact.hpp"
+#include "detail/simd_sums.hpp"
 
 namespace gfd {
 
@@ -51,41 +53,26 @@ using kd_tree = nanoflann::KDTreeSingleIndexAdaptor<
     nanoflann::L2_Simple_Adaptor<Scalar, tree_points<Scalar>, Scalar, std::size_t>, tree_points<Scalar>, -1,
     std::size_t>;
 
-/// A tree with the data it was built on, identified by a hash of that data. The copy is stored
-/// in a spatial (k-d) order, so that the sources a radius search returns sit close together in
-/// memory and gathering them is cheap: source `original[k]` is stored at column k, and
-/// `position[j]` is where source j went.
+/// A tree with the data it was built on. The copy is stored in a spatial (k-d) order, so that
+/// the sources a radius search returns sit close together in memory and gathering them is
+/// cheap: source `original[k]` is stored at column k, and `position[j]` is where source j went.
 template <class Scalar>
 struct tree_entry {
-  std::uint64_t hash = 0;
   tree_points<Scalar> points;
   std::vector<Eigen::Index> original, position;
   std::unique_ptr<kd_tree<Scalar>> tree;
-
-  /// Whether `y` is the cloud this entry was built on (same shape, same values, same order).
-  template <class Ref>
-  [[nodiscard]] bool holds(const Ref& y) const {
-    if (points.y.rows() != y.rows() || points.y.cols() != y.cols()) return false;
-    for (Eigen::Index k = 0; k < y.cols(); ++k)
-      if (points.y.col(k) != y.col(original[static_cast<std::size_t>(k)])) return false;
-    return true;
-  }
 };
 
-/// FNV-1a over the bytes of the matrix and its shape: O(m d), far cheaper than any search.
-template <class Ref>
-std::uint64_t hash_matrix(const Ref& y) {
-  std::uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](const unsigned char* p, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  };
-  const Eigen::Index shape[2] = {y.rows(), y.cols()};
-  mix(reinterpret_cast<const unsigned char*>(shape), sizeof shape);
-  for (Eigen::Index j = 0; j < y.cols(); ++j)
-    mix(reinterpret_cast<const unsigned char*>(y.col(j).data()),
-        static_cast<std::size_t>(y.rows()) * sizeof(typename Ref::Scalar));
-  return h;
-}
+/// Source weights in the tree's storage order, as the gathers read them, with what the error
+/// bound needs: the total weight and each source's share of it.
+template <class Scalar>
+struct tree_weights {
+  bool uniform = true;
+  Scalar log_offset = 0;       ///< the common log-weight when uniform
+  double log_w_total = 0;      ///< log sum_j w_j
+  vector<Scalar> lw_stored;    ///< log w in storage order (empty when uniform)
+  Eigen::VectorXd w_norm;      ///< w_j / sum w in storage order
+};
 
 /// Result sets in the form nanoflann's findNeighbors expects (1.4 and 1.5 alike), squared
 /// Euclidean distances (nanoflann's L2 adaptors return squares).
@@ -205,15 +192,15 @@ point_blocks partition_points(const Q& x, Eigen::Index max_block, double max_hal
 /// within the kernel's reach of a member is thus summed exactly; sources a little farther are
 /// included too, which only makes the sums more accurate.
 ///
-/// Trees are built on a copy of the sources stored in k-d order (so a search's sources sit
-/// together in memory) and cached by a hash of their content, the three most recently used
-/// kept: a fixed target cloud is indexed once per flow, particles (which move) once per step.
-/// Building is O(m log m); nanoflann cannot refit a tree to moved points, and a rebuild costs
-/// a few percent of a flow step (benchmarks/bench_scale). Memory is O((n + m) d).
+/// Lifecycle: `prepare` builds the tree once, on a copy of the sources stored in k-d order (so
+/// a search's sources sit together in memory), O(m log m); the index does not depend on the
+/// bandwidth or the weights, so `rebound(h)` and `reweighted(lw)` share it (a fixed target
+/// cloud is indexed once per flow; particles, which move, once per step: nanoflann cannot refit
+/// a tree to moved points, and a rebuild costs a few percent of a flow step,
+/// benchmarks/bench_scale). Memory is O((n + m) d).
 ///
-/// Thread-safety: `sums` may be called concurrently; the cache is guarded by a mutex and
-/// blocks run in parallel with OpenMP when available; results do not depend on the number of
-/// threads. Copies share the cache.
+/// Thread-safety: `prepare` and `sums` are const and reentrant; blocks run in parallel with
+/// OpenMP when available; results do not depend on the number of threads.
 struct tree_evaluator {
   double tolerance = 1e-3;         ///< bound on the relative error of each kernel sum
   std::size_t leaf_size = 16;      ///< nanoflann leaf size
@@ -225,44 +212,90 @@ struct tree_evaluator {
     if (leaf == 0) detail::fail("gfd::tree_evaluator", "leaf size must be > 0");
   }
 
+  /// Sources indexed for truncated sums with kernel K (see PreparedSources).
+  template <Kernel K, class Scalar>
+  class prepared {
+  public:
+    using scalar_type = Scalar;
+    using kernel_type = K;
+
+    [[nodiscard]] Eigen::Index size() const noexcept { return index_->points.y.cols(); }
+    [[nodiscard]] Eigen::Index dim() const noexcept { return index_->points.y.rows(); }
+    [[nodiscard]] Scalar bandwidth() const noexcept { return kernel_.h; }
+    [[nodiscard]] const bound_kernel<K, Scalar>& kernel() const noexcept { return kernel_; }
+
+    /// Kernel sums at `queries` (d x n) into `out`, each within the relative tolerance.
+    /// @throws gfd::invalid_argument on a dimension mismatch, exclude_self with another number of
+    ///         queries than sources, or queries without sources.
+    template <int Dim>
+    void sums(const std::type_identity_t<Eigen::Ref<const positions<Scalar, Dim>>>& queries,
+              const sum_options& opt, kernel_sums<Scalar, Dim>& out) const;
+
+    [[nodiscard]] prepared rebound(Scalar h) const {
+      prepared p = *this;
+      p.kernel_ = kernel_.rebound(h, "gfd::tree_evaluator::prepared::rebound");
+      return p;
+    }
+    [[nodiscard]] prepared reweighted(const std::type_identity_t<Eigen::Ref<const vector<Scalar>>>& log_w) const {
+      detail::check_prepare("gfd::tree_evaluator::prepared::reweighted", index_->points.y, log_w);
+      prepared p = *this;
+      p.weights_ = make_weights(*index_, log_w);
+      return p;
+    }
+
+  private:
+    friend struct tree_evaluator;
+    using entry_type = detail::tree_entry<Scalar>;
+    using weights_type = detail::tree_weights<Scalar>;
+
+    prepared(double tolerance, std::shared_ptr<const entry_type> index,
+             std::shared_ptr<const weights_type> weights, bound_kernel<K, Scalar> k)
+        : tolerance_(tolerance), index_(std::move(index)), weights_(std::move(weights)), kernel_(std::move(k)) {}
+
+    static std::shared_ptr<const weights_type> make_weights(
+        const entry_type& entry, const Eigen::Ref<const vector<Scalar>>& log_w);
+
+    template <int D, bool Weighted, bool Slope, int Dim>
+    void block_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries, const sum_options& opt,
+                    kernel_sums<Scalar, Dim>& out) const;
+
+    double tolerance_ = 1e-3;  // the evaluator's bound
+    std::shared_ptr<const entry_type> index_;
+    std::shared_ptr<const weights_type> weights_;
+    bound_kernel<K, Scalar> kernel_;
+  };
+
+  /// Builds the k-d tree of `sources` (d x m) with log-weights (m, not necessarily normalised)
+  /// for sums with the bound kernel. O(m log m).
+  /// @throws gfd::invalid_argument on a tolerance outside (0, 1) or log-weights that do not
+  ///         match the sources.
+  template <Kernel K, class Scalar>
+  [[nodiscard]] prepared<K, Scalar> prepare(
+      const std::type_identity_t<Eigen::Ref<const positions<Scalar>>>& sources,
+      const std::type_identity_t<Eigen::Ref<const vector<Scalar>>>& source_log_weights,
+      const bound_kernel<K, Scalar>& kernel) const;
+
+  /// One-shot sums: prepare (build the tree), then sum once.
+  /// @throws gfd::invalid_argument as prepare and prepared::sums, and for a bandwidth not > 0.
   template <Kernel K, class Scalar, int Dim>
   void sums(const std::type_identity_t<Eigen::Ref<const positions<Scalar, Dim>>>& queries,
-            const std::type_identity_t<Eigen::Ref<const positions<Scalar, Dim>>>& sources,
+            const std::type_identity_t<Eigen::Ref<const positions<Scalar>>>& sources,
             const std::type_identity_t<Eigen::Ref<const vector<Scalar>>>& source_log_weights,
-            const K& kernel, Scalar h, const sum_options& opt, kernel_sums<Scalar, Dim>& out) const;
-
-private:
-  struct cache_type {
-    std::mutex mutex;
-    std::vector<std::shared_ptr<void>> entries;  // tree_entry<float> / tree_entry<double>, newest last
-  };
-  std::shared_ptr<cache_type> cache_ = std::make_shared<cache_type>();
-
-  template <class Scalar, class Ref>
-  std::shared_ptr<const detail::tree_entry<Scalar>> tree_for(const Ref& y) const;
-
-  template <int D, bool Weighted, bool Slope, Kernel K, class Scalar, int Dim>
-  void block_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
-                  const Eigen::Ref<const positions<Scalar, Dim>>& sources,
-                  const Eigen::Ref<const vector<Scalar>>& source_log_weights, const K& kernel,
-                  Scalar h, const sum_options& opt, kernel_sums<Scalar, Dim>& out) const;
+            const K& kernel, Scalar h, const sum_options& opt, kernel_sums<Scalar, Dim>& out) const {
+    prepare(sources, source_log_weights, bound_kernel<K, Scalar>(kernel, h, "gfd::tree_evaluator::sums"))
+        .sums(queries, opt, out);
+  }
 };
 
-template <class Scalar, class Ref>
-std::shared_ptr<const detail::tree_entry<Scalar>> tree_evaluator::tree_for(const Ref& y) const {
-  using entry = detail::tree_entry<Scalar>;
-  const std::uint64_t hash = detail::hash_matrix(y);
-  std::lock_guard lock(cache_->mutex);
-  auto& entries = cache_->entries;
-  for (auto it = entries.begin(); it != entries.end(); ++it) {
-    auto typed = std::static_pointer_cast<entry>(*it);
-    if (typed->hash == hash && typed->holds(y)) {
-      std::rotate(it, std::next(it), entries.end());  // most recently used last
-      return typed;
-    }
-  }
-  auto fresh = std::make_shared<entry>();
-  fresh->hash = hash;
+template <Kernel K, class Scalar>
+tree_evaluator::prepared<K, Scalar> tree_evaluator::prepare(
+    const std::type_identity_t<Eigen::Ref<const positions<Scalar>>>& y,
+    const std::type_identity_t<Eigen::Ref<const vector<Scalar>>>& source_log_weights,
+    const bound_kernel<K, Scalar>& kernel) const {
+  constexpr const char* where = "gfd::tree_evaluator::prepare";
+  if (!(tolerance > 0 && tolerance < 1)) detail::fail(where, "tolerance must be in (0, 1), got ", tolerance);
+  detail::check_prepare(where, y, source_log_weights);
+  auto fresh = std::make_shared<detail::tree_entry<Scalar>>();
   // k-d order with leaves of about nanoflann's leaf size (no size limit on their extent).
   fresh->original = detail::partition_points(y, static_cast<Eigen::Index>(leaf_size),
                                               std::numeric_limits<double>::infinity())
@@ -274,58 +307,74 @@ std::shared_ptr<const detail::tree_entry<Scalar>> tree_evaluator::tree_for(const
     fresh->points.y.col(k) = y.col(j);
     fresh->position[static_cast<std::size_t>(j)] = k;
   }
-  fresh->tree = std::make_unique<detail::kd_tree<Scalar>>(
-      static_cast<int>(y.rows()), fresh->points, nanoflann::KDTreeSingleIndexAdaptorParams(leaf_size));
-  // Keep the three most recently used trees: in a flow step, the targets', the particles' and
-  // (Heun) the predicted particles'. The particles' trees of earlier steps are evicted first.
-  if (entries.size() >= 3) entries.erase(entries.begin());
-  entries.push_back(std::static_pointer_cast<void>(fresh));
-  return fresh;
+  if (y.cols() > 0)
+    fresh->tree = std::make_unique<detail::kd_tree<Scalar>>(
+        static_cast<int>(y.rows()), fresh->points, nanoflann::KDTreeSingleIndexAdaptorParams(leaf_size));
+  auto weights = prepared<K, Scalar>::make_weights(*fresh, source_log_weights);
+  return prepared<K, Scalar>(tolerance, std::move(fresh), std::move(weights), kernel);
 }
 
-template <Kernel K, class Scalar, int Dim>
-void tree_evaluator::sums(
+template <Kernel K, class Scalar>
+auto tree_evaluator::prepared<K, Scalar>::make_weights(const entry_type& entry,
+                                                      const Eigen::Ref<const vector<Scalar>>& log_w)
+    -> std::shared_ptr<const weights_type> {
+  auto w = std::make_shared<weights_type>();
+  const Eigen::Index m = log_w.size();
+  if (m == 0) return w;
+  w->uniform = detail::uniform_weights(log_w);
+  w->log_offset = w->uniform ? log_w(0) : Scalar(0);
+  // Total weight, in the log domain (log-weights need not be normalised).
+  const double lw_max = static_cast<double>(log_w.maxCoeff());
+  w->log_w_total = lw_max + std::log((log_w.template cast<double>().array() - lw_max).exp().sum());
+  if (!w->uniform) w->lw_stored.resize(m);
+  w->w_norm.resize(m);
+  for (Eigen::Index k = 0; k < m; ++k) {
+    const Eigen::Index j = entry.original[static_cast<std::size_t>(k)];
+    if (!w->uniform) w->lw_stored(k) = log_w(j);
+    w->w_norm(k) = std::exp(static_cast<double>(log_w(j)) - w->log_w_total);
+  }
+  return w;
+}
+
+template <Kernel K, class Scalar>
+template <int Dim>
+void tree_evaluator::prepared<K, Scalar>::sums(
     const std::type_identity_t<Eigen::Ref<const positions<Scalar, Dim>>>& queries,
-    const std::type_identity_t<Eigen::Ref<const positions<Scalar, Dim>>>& sources,
-    const std::type_identity_t<Eigen::Ref<const vector<Scalar>>>& source_log_weights,
-    const K& kernel, Scalar h, const sum_options& opt, kernel_sums<Scalar, Dim>& out) const {
+    const sum_options& opt, kernel_sums<Scalar, Dim>& out) const {
   constexpr const char* where = "gfd::tree_evaluator::sums";
   const Eigen::Index d = queries.rows();
-  if (!(tolerance > 0 && tolerance < 1)) detail::fail(where, "tolerance must be in (0, 1), got ", tolerance);
-  if (!detail::begin_sums(where, queries, sources, source_log_weights, h, opt, out)) return;
+  if (!detail::begin_sums(where, queries, size(), dim(), opt, out)) return;
 
   const bool per_pair_slope = !K::constant_slope && opt.field == field_kind::score;
-  const bool uniform = (source_log_weights.array() == source_log_weights(0)).all();
-  detail::dispatch_terms<K>(!uniform, per_pair_slope, [&]<bool Weighted, bool Slope>() {
+  detail::dispatch_terms<K>(!weights_->uniform, per_pair_slope, [&]<bool Weighted, bool Slope>() {
     if constexpr (Dim != Eigen::Dynamic)
-      block_sums<Dim, Weighted, Slope>(queries, sources, source_log_weights, kernel, h, opt, out);
+      block_sums<Dim, Weighted, Slope>(queries, opt, out);
     else if (d == 2)
-      block_sums<2, Weighted, Slope>(queries, sources, source_log_weights, kernel, h, opt, out);
+      block_sums<2, Weighted, Slope>(queries, opt, out);
     else
-      block_sums<Eigen::Dynamic, Weighted, Slope>(queries, sources, source_log_weights, kernel, h, opt, out);
+      block_sums<Eigen::Dynamic, Weighted, Slope>(queries, opt, out);
   });
 }
 
-template <int D, bool Weighted, bool Slope, Kernel K, class Scalar, int Dim>
-void tree_evaluator::block_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
-                                const Eigen::Ref<const positions<Scalar, Dim>>& sources,
-                                const Eigen::Ref<const vector<Scalar>>& source_log_weights,
-                                const K& kernel, Scalar h, const sum_options& opt,
-                                kernel_sums<Scalar, Dim>& out) const {
+template <Kernel K, class Scalar>
+template <int D, bool Weighted, bool Slope, int Dim>
+void tree_evaluator::prepared<K, Scalar>::block_sums(
+    const Eigen::Ref<const positions<Scalar, Dim>>& queries, const sum_options& opt,
+    kernel_sums<Scalar, Dim>& out) const {
   using Index = Eigen::Index;
   using Vec = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
   using Mat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
   constexpr double neg_inf = -std::numeric_limits<double>::infinity();
   constexpr std::size_t none = static_cast<std::size_t>(-1);
-  const Index n = queries.cols(), m = sources.cols(), d = queries.rows();
-
-  const auto entry = tree_for<Scalar>(sources);
+  const Index n = queries.cols(), m = size(), d = queries.rows();
+  const K& kernel = kernel_.kernel;
+  const Scalar h = kernel_.h;
+  const double tolerance = tolerance_;
+  const entry_type* entry = index_.get();
   const auto& tree = *entry->tree;
   const double hd = static_cast<double>(h);
-  // Total weight, in the log domain (log-weights need not be normalised).
-  const double lw_max = static_cast<double>(source_log_weights.maxCoeff());
-  const double log_w_total =
-      lw_max + std::log((source_log_weights.template cast<double>().array() - lw_max).exp().sum());
+  const weights_type& weights = *weights_;
+  const double log_w_total = weights.log_w_total;
   const double log_tol = std::log(tolerance);
   const double phi0 = static_cast<double>(kernel.log_profile(0.0));
   const double support = kernel.support_radius();
@@ -351,18 +400,12 @@ void tree_evaluator::block_sums(const Eigen::Ref<const positions<Scalar, Dim>>& 
       compact ? support
               : std::max(r_tol, std::sqrt(t_where(phi0 + log_tol -
                                                   std::log(std::max(1.0, static_cast<double>(m) / 16)))));
-  // Normalised linear weights: the bound needs the weight a block's search left out.
-  // Weights in the tree's storage order (see tree_entry), as the gathers read them.
+  // Normalised linear weights (the bound needs the weight a block's search left out) and
+  // log-weights, in the tree's storage order (see tree_entry), as the gathers read them.
   const auto& stored = entry->points.y;
-  const auto& original = entry->original;
-  Vec lw_stored(Weighted ? m : 0);
-  Eigen::VectorXd w_norm(m);
-  for (Index k = 0; k < m; ++k) {
-    const Index j = original[static_cast<std::size_t>(k)];
-    if constexpr (Weighted) lw_stored(k) = source_log_weights(j);
-    w_norm(k) = std::exp(static_cast<double>(source_log_weights(j)) - log_w_total);
-  }
-  const Scalar log_offset = Weighted ? Scalar(0) : source_log_weights(0);
+  const vector<Scalar>& lw_stored = weights.lw_stored;
+  const Eigen::VectorXd& w_norm = weights.w_norm;
+  const Scalar log_offset = weights.log_offset;
   // Blocks of nearby queries share one radius search: at most 64 queries, half-diagonal at most
   // the first radius, so a block's candidates are at most about four times any member's own. A
   // kernel sum costs far less per source than a search returning it (measured: 64 queries and
@@ -529,5 +572,6 @@ void tree_evaluator::block_sums(const Eigen::Ref<const positions<Scalar, Dim>>& 
 }
 
 static_assert(Evaluator<tree_evaluator>);
+static_assert(PreparedSources<tree_evaluator::prepared<gaussian, float>>);
 
 }  // namespace gfd
