@@ -7,6 +7,10 @@
 #include <cmath>
 #include <random>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "catch.hpp"
 #include "util.hpp"
 
@@ -342,3 +346,26 @@ TEST_CASE("ratios are clamped as documented", "[f-divergence]") {
   REQUIRE_THROWS_AS(gfd::chi2({.max_log_ratio = 0.0}), gfd::invalid_argument);
   REQUIRE_THROWS_AS(gfd::drifting_field(gfd::drifting_options{.temperatures = {0.1, -1.0}}), gfd::invalid_argument);
 }
+
+#ifdef _OPENMP
+TEST_CASE("the drifting field does not depend on the number of threads", "[drifting][threads]") {
+  // Large enough for every parallel loop (kernel passes and the mean distance) to use threads.
+  const Mat x = gfd_test::random_cloud(2, 400, 71, 0.5);
+  const Mat y = gfd_test::random_cloud(2, 500, 72, 1.0, 0.5);
+  const Vec lw = Vec::Constant(500, -std::log(500.0));
+  const gfd::laplacian k;
+  const gfd::exact_evaluator ev;
+  const gfd::flow_problem<double, Eigen::Dynamic, gfd::laplacian, gfd::exact_evaluator> pb{x, y, lw, k, ev, 1.0, 0.0};
+  const gfd::drifting_field deng(gfd::deng_drifting_options());
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const Mat v1 = deng.field(pb);
+  omp_set_num_threads(2);
+  const Mat v2 = deng.field(pb);
+  omp_set_num_threads(3);
+  const Mat v3 = deng.field(pb);
+  omp_set_num_threads(before);
+  CHECK(v1 == v2);  // bit for bit
+  CHECK(v1 == v3);
+}
+#endif

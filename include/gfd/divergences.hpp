@@ -542,22 +542,25 @@ private:
   }
 
   // Mean Euclidean distance over particle-target and particle-particle pairs (self included,
-  // as in the paper's cdist before masking). O(N (M + N) d).
+  // as in the paper's cdist before masking). O(N (M + N) d). Per-particle sums are added in
+  // index order, so the result is the same for any number of threads.
   template <class Problem>
   static double mean_distance(const Problem& pb) {
     const auto& x = pb.particles;
     const auto& y = pb.targets;
     const Eigen::Index n = x.cols(), m = y.cols();
-    double total = 0;
+    Eigen::VectorXd per(n);
 #ifdef _OPENMP
-#pragma omp parallel for reduction(+ : total) schedule(static) if (n * (m + n) * x.rows() >= 200000)
+#pragma omp parallel for schedule(static) if (n * (m + n) * x.rows() >= 200000)
 #endif
     for (Eigen::Index i = 0; i < n; ++i) {
       double acc = 0;
       for (Eigen::Index j = 0; j < m; ++j) acc += static_cast<double>((y.col(j) - x.col(i)).norm());
       for (Eigen::Index j = 0; j < n; ++j) acc += static_cast<double>((x.col(j) - x.col(i)).norm());
-      total += acc;
+      per(i) = acc;
     }
+    double total = 0;
+    for (Eigen::Index i = 0; i < n; ++i) total += per(i);
     return total / (static_cast<double>(n) * static_cast<double>(m + n));
   }
 
