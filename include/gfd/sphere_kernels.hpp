@@ -17,7 +17,7 @@
 /// - the geodesic Gaussian exp(-theta^2 / (2 h^2)) is radial in the chord too, but its profile
 ///   in t = |x - y|^2 / h^2 depends on h (theta = 2 asin(h sqrt(t) / 2)). geodesic_gaussian
 ///   carries its bandwidth and is re-bound to the bandwidth of every kernel sum by
-///   bind_bandwidth() (gfd::flow and gfd::sphere::kde do it).
+///   bind_bandwidth() (gfd::flow and gfd::kde do it).
 ///
 /// Normalising constants on S^{d-1} differ from those on R^d: sphere::log_normaliser gives
 /// log of the integral over the sphere of k_h(x - y) dy, in closed form for the vMF kernel and by
@@ -55,7 +55,7 @@ namespace gfd {
 /// | `k.with_bandwidth(h)` | a copy of k whose profile is correct for kernel sums with h      |
 ///
 /// A bound kernel is only valid with the bandwidth it is bound to: whoever calls an evaluator
-/// with bandwidth h passes bind_bandwidth(kernel, h), as gfd::flow and gfd::sphere::kde do.
+/// with bandwidth h passes bind_bandwidth(kernel, h), as gfd::flow and gfd::kde do.
 template <class K>
 concept BandwidthBoundKernel = Kernel<K> && requires(const K k, double h) {
   { k.with_bandwidth(h) } -> std::same_as<K>;
@@ -82,7 +82,7 @@ template <Kernel K>
 ///
 /// (dtheta/dt = h^2 / (2 c cos(theta / 2)) and c cos(theta / 2) = sin theta.) For small h it
 /// tends to gfd::gaussian. The profile needs h, so the kernel carries `bandwidth` and is
-/// BandwidthBoundKernel: gfd::flow and gfd::sphere::kde re-bind it to every bandwidth they use.
+/// BandwidthBoundKernel: gfd::flow and gfd::kde re-bind it to every bandwidth they use.
 /// Used with another bandwidth than its own it computes a different (still radial) kernel.
 ///
 /// The geodesic distance is not differentiable at the antipode (theta = pi, the cut locus), where
