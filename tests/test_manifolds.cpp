@@ -21,6 +21,9 @@ namespace {
 using Mat = Eigen::MatrixXd;
 using Vec = Eigen::VectorXd;
 constexpr double pi = std::numbers::pi;
+// The KDE on the sphere: gfd::kde over gfd::unit_sphere (it replaced gfd::sphere::kde).
+template <class K = gfd::gaussian>
+using sphere_kde = gfd::kde<K, double, Eigen::Dynamic, gfd::exact_evaluator, gfd::unit_sphere>;
 
 // ---- concepts -------------------------------------------------------------------------------
 static_assert(gfd::Manifold<gfd::euclidean> && gfd::Manifold<gfd::unit_sphere>);
@@ -374,15 +377,15 @@ double s2_integral(const F& f, int n_theta, int n_phi) {
 TEST_CASE("the sphere KDE is a probability density on S^1 and S^2", "[kde][sphere]") {
   const Mat y3 = gfd::sphere::vmf_mixture(3, 4, 20.0, 30, 3).points;
   const Vec w = Vec::LinSpaced(30, 1.0, 3.0);
-  const gfd::sphere::kde<> vmf(gfd::cloud_view<double>(y3, w), 0.3);
+  const sphere_kde<> vmf(gfd::cloud_view<double>(y3, w), 0.3);
   CHECK(s2_integral([&](const Mat& q) { return Vec(vmf.density(q)); }, 400, 400) == Approx(1.0).epsilon(1e-6));
-  const gfd::sphere::kde<gfd::geodesic_gaussian> geo(y3, 0.3);
+  const sphere_kde<gfd::geodesic_gaussian> geo(y3, 0.3);
   CHECK(s2_integral([&](const Mat& q) { return Vec(geo.density(q)); }, 400, 400) == Approx(1.0).epsilon(1e-6));
-  const gfd::sphere::kde<gfd::laplacian> lap(y3, 0.5);
+  const sphere_kde<gfd::laplacian> lap(y3, 0.5);
   CHECK(s2_integral([&](const Mat& q) { return Vec(lap.density(q)); }, 800, 800) == Approx(1.0).epsilon(1e-4));
   // S^1: trapezoid in the angle.
   const Mat y2 = gfd::sphere::vmf_mixture(2, 3, 10.0, 20, 4).points;
-  const gfd::sphere::kde<> circ(y2, 0.2);
+  const sphere_kde<> circ(y2, 0.2);
   const int n = 4000;
   Mat q(2, n);
   for (int i = 0; i < n; ++i) q.col(i) << std::cos(2 * pi * i / n), std::sin(2 * pi * i / n);
@@ -392,7 +395,7 @@ TEST_CASE("the sphere KDE is a probability density on S^1 and S^2", "[kde][spher
     const Mat mu = gfd::sphere::uniform(d, 1, std::uint64_t(d));
     const Mat x = gfd::sphere::uniform(d, 5, std::uint64_t(d + 1));
     const double kappa = 40.0;
-    const gfd::sphere::kde<> one(mu, gfd::sphere::bandwidth_of(kappa));
+    const sphere_kde<> one(mu, gfd::sphere::bandwidth_of(kappa));
     CHECK(one.kappa() == Approx(kappa));
     const Vec expected = (gfd::sphere::vmf_log_normaliser(d, kappa) + kappa * (mu.transpose() * x).array()).matrix().transpose();
     CHECK((one.log_density(x) - expected).cwiseAbs().maxCoeff() < 1e-10);
@@ -418,10 +421,10 @@ TEST_CASE("sphere KDE scores are tangent and match finite differences along geod
   for (int d : {3, 6}) {
     INFO("d = " << d);
     const Mat y = gfd::sphere::vmf_mixture(d, 3, 15.0, 40, 6).points;
-    check_kernel(gfd::sphere::kde<>(y, 0.4), d);
-    check_kernel(gfd::sphere::kde<gfd::geodesic_gaussian>(y, 0.4), d);
-    check_kernel(gfd::sphere::kde<gfd::geodesic_gaussian>(y, 2.0), d);
-    check_kernel(gfd::sphere::kde<gfd::inverse_multiquadric>(y, 0.4), d);
+    check_kernel(sphere_kde<>(y, 0.4), d);
+    check_kernel(sphere_kde<gfd::geodesic_gaussian>(y, 0.4), d);
+    check_kernel(sphere_kde<gfd::geodesic_gaussian>(y, 2.0), d);
+    check_kernel(sphere_kde<gfd::inverse_multiquadric>(y, 0.4), d);
   }
 }
 
@@ -550,7 +553,7 @@ TEST_CASE("every divergence gives tangent velocities on the sphere; KL is the pr
   f.velocity(gfd::kl(), x, 0.4, 0, v);
   CHECK(tangent_error(v) < 1e-14);
   // Independent path: Riemannian scores of the two sphere KDEs.
-  const gfd::sphere::kde<> p(y, 0.4), q(x, 0.4);
+  const sphere_kde<> p(y, 0.4), q(x, 0.4);
   CHECK((v - (p.score(x) - q.score(x))).cwiseAbs().maxCoeff() < 1e-11 * (1 + v.cwiseAbs().maxCoeff()));
   for (const auto& d : {gfd::reverse_kl(), gfd::chi2(), gfd::jensen_shannon()}) {
     f.velocity(d, x, 0.4, 0, v);
@@ -567,7 +570,7 @@ TEST_CASE("every divergence gives tangent velocities on the sphere; KL is the pr
   o.bandwidth.multipliers = {1.0, 2.0};
   geo_flow(y, o).velocity(gfd::kl(), x, 0.3, 0, v);
   CHECK(tangent_error(v) < 1e-14);
-  const gfd::sphere::kde<gfd::geodesic_gaussian> p1(y, 0.3), q1(x, 0.3), p2(y, 0.6), q2(x, 0.6);
+  const sphere_kde<gfd::geodesic_gaussian> p1(y, 0.3), q1(x, 0.3), p2(y, 0.6), q2(x, 0.6);
   const Mat ref = p1.score(x) - q1.score(x) + p2.score(x) - q2.score(x);
   CHECK((v - ref).cwiseAbs().maxCoeff() < 1e-11 * (1 + ref.cwiseAbs().maxCoeff()));
   // Drifting temperatures pick bandwidths past the binding: refused, not silently wrong.
@@ -617,10 +620,10 @@ TEST_CASE("points off the sphere are rejected with the function, the particle an
   // S^0 is not a sphere the flow can live on.
   REQUIRE_THROWS_WITH(sphere_flow(Mat::Ones(1, 5)), contains_substring("needs d >= 2"));
   // The sphere KDE and the samplers check their input too.
-  REQUIRE_THROWS_WITH(gfd::sphere::kde<>(bad_y, 0.3), contains_substring("gfd::sphere::kde: sources: particle 2"));
-  REQUIRE_THROWS_WITH(gfd::sphere::kde<>(y, 0.3).log_density(bad_x),
+  REQUIRE_THROWS_WITH(sphere_kde<>(bad_y, 0.3), contains_substring("gfd::sphere::kde: sources: particle 2"));
+  REQUIRE_THROWS_WITH(sphere_kde<>(y, 0.3).log_density(bad_x),
                       contains_substring("gfd::sphere::kde::log_density: queries: particle 4 has norm 0.5"));
-  REQUIRE_THROWS_WITH(gfd::sphere::kde<>(y, -0.3), contains_substring("bandwidth must be finite and > 0"));
+  REQUIRE_THROWS_WITH(sphere_kde<>(y, -0.3), contains_substring("bandwidth must be finite and > 0"));
   REQUIRE_THROWS_WITH(gfd::sphere::vmf(Vec(Vec::Ones(3)), 1.0, 5, std::uint64_t(1)),
                       contains_substring("gfd::sphere::vmf: mean direction mu must be a unit vector"));
   REQUIRE_THROWS_WITH(gfd::sphere::vmf(Vec(Vec::Unit(3, 0)), -1.0, 5, std::uint64_t(1)),

@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <string_view>
 #include <vector>
 
 #include "error.hpp"
+#include "median.hpp"
 #include "particles.hpp"
 
 namespace gfd {
@@ -82,9 +82,14 @@ double silverman_bandwidth(const cloud_view<Scalar, Dim>& c) {
                                    sigma * std::pow(n * (d + 2.0) / 4.0, -1.0 / (d + 4.0)));
 }
 
-/// Median of the pairwise Euclidean distances. Exact over all pairs when there are at most
-/// `max_pairs` of them, otherwise over `max_pairs` random pairs (seeded, deterministic).
-/// Weights are ignored. O(min(N^2, max_pairs) d).
+/// Median of the pairwise Euclidean distances |x_i - x_j|, i != j (gfd::median: the mean of the
+/// two middle values for an even count). Exact over all N (N - 1) / 2 pairs when there are at
+/// most `max_pairs` of them, otherwise over `max_pairs` random pairs drawn with gfd::uniform_index
+/// from rng_engine(seed) (deterministic, the same with every standard library). The same
+/// heuristic as gfd::pooled_median_distance (median.hpp, detail::median_pair_distance).
+/// Weights are ignored. O(min(N^2, max_pairs) d) time, O(min(N^2, max_pairs)) memory.
+/// @throws gfd::invalid_argument on an invalid cloud or fewer than 2 particles (returns 0, it
+///         does not throw, when most particles coincide; median_bandwidth then throws).
 template <class Scalar, int Dim>
 double median_distance(const cloud_view<Scalar, Dim>& c, std::size_t max_pairs = 20000,
                        std::uint64_t seed = 0) {
@@ -92,28 +97,12 @@ double median_distance(const cloud_view<Scalar, Dim>& c, std::size_t max_pairs =
   const auto& x = c.points();
   const auto n = static_cast<std::size_t>(x.cols());
   if (n < 2) detail::fail("gfd::median_distance", "needs at least 2 particles, got ", n);
-  std::vector<double> dist;
-  const std::size_t all = n * (n - 1) / 2;
-  auto pair_distance = [&](std::size_t i, std::size_t j) {
+  if (max_pairs < 1) detail::fail("gfd::median_distance", "max_pairs must be >= 1, got ", max_pairs);
+  auto pair_distance = [&](std::uint64_t i, std::uint64_t j) {
     return std::sqrt(static_cast<double>(
         (x.col(static_cast<Eigen::Index>(i)) - x.col(static_cast<Eigen::Index>(j))).squaredNorm()));
   };
-  if (all <= max_pairs) {
-    dist.reserve(all);
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = i + 1; j < n; ++j) dist.push_back(pair_distance(i, j));
-  } else {
-    std::mt19937_64 rng(seed);
-    std::uniform_int_distribution<std::size_t> pick(0, n - 1);
-    dist.reserve(max_pairs);
-    while (dist.size() < max_pairs) {
-      const std::size_t i = pick(rng), j = pick(rng);
-      if (i != j) dist.push_back(pair_distance(i, j));
-    }
-  }
-  auto mid = dist.begin() + static_cast<std::ptrdiff_t>(dist.size() / 2);
-  std::nth_element(dist.begin(), mid, dist.end());
-  return *mid;
+  return detail::median_pair_distance(n, pair_distance, max_pairs, seed);
 }
 
 /// Median heuristic of Liu & Wang (SVGD, 2016) in our parametrisation k = exp(-|u|^2 / 2h^2):

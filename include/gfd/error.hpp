@@ -49,5 +49,18 @@ void require_positive(std::string_view where, std::string_view name, Scalar valu
     fail(where, name, " must be finite and > 0, got ", value);
 }
 
+/// Throws unless `a` and `b` (anything with rows(): Eigen matrices, clouds) have the same
+/// dimension (number of rows), with the message "where: dimension mismatch: an has dimension
+/// a.rows(), bn has dimension b.rows()". The one dimension check of gfd (kde, flows, metrics,
+/// the generator). O(1).
+/// @throws gfd::invalid_argument when the dimensions differ.
+template <class A, class B>
+void require_same_dim(std::string_view where, const A& a, std::string_view an, const B& b,
+                      std::string_view bn) {
+  if (a.rows() != b.rows())
+    fail(where, "dimension mismatch: ", an, " has dimension ", a.rows(), ", ", bn,
+         " has dimension ", b.rows());
+}
+
 }  // namespace detail
 }  // namespace gfd

@@ -186,7 +186,7 @@ public:
     if (n < 0) detail::fail(where, "number of samples must be >= 0, got ", n);
     if (dim() == 0) detail::fail(where, "the model is empty (default-constructed)");
     std::mt19937_64 rng(seed);
-    toy::detail::normal_source normal(rng);
+    gfd::normal_source normal(rng);
     Eigen::MatrixXd out(dim(), n);
     Eigen::MatrixXd e;
     mlp_workspace ws;
@@ -645,7 +645,7 @@ public:
     if (opt_.holdout > 0) {
       std::mt19937_64 split(opt_.seed ^ 0x5851f42d4c957f2dULL);
       for (std::size_t i = order.size() - 1; i > 0; --i)
-        std::swap(order[i], order[toy::detail::uniform_index(split, i + 1)]);
+        std::swap(order[i], order[gfd::uniform_index(split, i + 1)]);
     }
     const Eigen::Index n_train = data.cols() - opt_.holdout;
     Eigen::MatrixXd train(data.rows(), n_train);
@@ -701,7 +701,7 @@ public:
     const Eigen::Index m = opt_.target_batch > 0 ? opt_.target_batch : batch;
     const long t = ++t_;
     auto t0 = clock::now();
-    toy::detail::normal_source normal(rng_);
+    gfd::normal_source normal(rng_);
     noise_.resize(model_.noise_dim(), batch);
     for (Eigen::Index i = 0; i < noise_.size(); ++i) noise_.data()[i] = normal();
     const Eigen::MatrixXd& x = model_.network().forward(noise_, ws_);
@@ -712,7 +712,7 @@ public:
     y_.resize(data_.rows(), m);
     const auto n_data = static_cast<std::uint64_t>(data_.cols());
     for (Eigen::Index j = 0; j < m; ++j)
-      y_.col(j) = data_.col(static_cast<Eigen::Index>(toy::detail::uniform_index(rng_, n_data)));
+      y_.col(j) = data_.col(static_cast<Eigen::Index>(gfd::uniform_index(rng_, n_data)));
     const double h = bandwidth_for(y_);
     v_ = generator_drift(divergence, x, y_, h, opt_.bandwidth.multipliers, kernel_, eval_);
     if (!v_.allFinite())

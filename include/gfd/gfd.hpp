@@ -14,6 +14,10 @@
 #include "kernels.hpp"      // IWYU pragma: export
 #include "metrics.hpp"      // IWYU pragma: export
 #include "manifolds.hpp"    // IWYU pragma: export
+#include "median.hpp"       // IWYU pragma: export
+#include "metrics_sphere.hpp"  // IWYU pragma: export
 #include "particles.hpp"    // IWYU pragma: export
+#include "random.hpp"       // IWYU pragma: export
 #include "sphere.hpp"       // IWYU pragma: export
 #include "toy.hpp"          // IWYU pragma: export
+#include "toy_sphere.hpp"   // IWYU pragma: export

@@ -25,6 +25,9 @@
 #include <string_view>
 
 #include "error.hpp"
+#include "kernels.hpp"
+#include "particles.hpp"
+#include "sphere_kernels.hpp"
 
 namespace gfd {
 
@@ -48,6 +51,9 @@ namespace gfd {
 /// | `m.contains(x)`          | whether x lies on M (within the manifold's input tolerance)      |
 /// | `m.validate(where, what, X)` | throws gfd::invalid_argument naming `where`, `what`, the first |
 /// |                          | point off M and how far off it is (checked at every API entry)   |
+/// | `m.log_normaliser(k, d, h)` | log of the integral over M of k_h(x - y) dy (M embedded in R^d, |
+/// |                          | k any Kernel, h > 0), as double: what turns a kernel sum into a  |
+/// |                          | probability density on M (gfd::kde)                             |
 ///
 /// Point operations return plain column vectors (`typename X::PlainObject`), never expressions.
 /// Laws every model satisfies (tests/test_manifolds.cpp runs them against every manifold):
@@ -67,6 +73,7 @@ concept Manifold = requires(const M m, const Eigen::VectorXd& x, const Eigen::Ve
   { m.contains(x) } -> std::same_as<bool>;
   { m.exp(xf, xf) } -> std::same_as<Eigen::VectorXf>;
   m.validate(s, s, X);
+  { m.log_normaliser(gaussian{}, 2, 1.0) } -> std::same_as<double>;
 };
 
 /// Euclidean space R^d with its flat metric: the default manifold of every flow.
@@ -110,6 +117,15 @@ struct euclidean {
   }
   template <class X>
   void validate(std::string_view, std::string_view, const Eigen::MatrixBase<X>&) const {}
+
+  /// log(h^d Z_d) = d log h + kernel.log_normaliser(d), Z_d the integral of the kernel's profile
+  /// over R^d (kernels.hpp). O(1).
+  /// @throws gfd::invalid_argument if the kernel is not normalisable in dimension d (e.g.
+  ///         gfd::geodesic_gaussian, whose profile is constant beyond the chord 2).
+  template <Kernel K>
+  [[nodiscard]] double log_normaliser(const K& kernel, int d, double h) const {
+    return static_cast<double>(d) * std::log(h) + kernel.log_normaliser(d);
+  }
 };
 
 /// The unit sphere S^{d-1} = {x in R^d : |x| = 1}, d >= 2, with the metric induced by R^d
@@ -240,8 +256,42 @@ struct unit_sphere {
   [[nodiscard]] double effective_tolerance() const {
     return std::max(tolerance, 64.0 * static_cast<double>(std::numeric_limits<S>::epsilon()));
   }
+
+  /// log Z, Z the integral over S^{d-1} of k_h(x - y) dy: gfd::sphere::log_normaliser(kernel, d,
+  /// h) (sphere_kernels.hpp): closed form for gfd::gaussian (the vMF kernel), adaptive
+  /// Gauss-Kronrod quadrature in the angle for any other kernel (bound to h with bind_bandwidth).
+  /// O(min(1/h^2, 500)) for the vMF kernel, a few thousand profile evaluations otherwise.
+  /// @throws gfd::invalid_argument if d < 2 or h is not finite and > 0.
+  template <Kernel K>
+  [[nodiscard]] double log_normaliser(const K& kernel, int d, double h) const {
+    return sphere::log_normaliser(kernel, d, h);
+  }
 };
 
 static_assert(Manifold<euclidean> && Manifold<unit_sphere>);
 
+namespace sphere {
+
+/// x with every column divided by its norm: the nearest points of the unit sphere. The explicit
+/// way to put data on the sphere (gfd::flow and gfd::kde<..., unit_sphere> reject points whose
+/// norm is off 1 by more than unit_sphere::tolerance instead of silently moving them). O(N d).
+/// @throws gfd::invalid_argument if x has fewer than 2 rows, or naming the first column whose
+///         norm is zero or not finite.
+template <class Derived>
+[[nodiscard]] positions<typename Derived::Scalar, Derived::RowsAtCompileTime> normalise(
+    const Eigen::MatrixBase<Derived>& x) {
+  constexpr std::string_view where = "gfd::sphere::normalise";
+  if (x.rows() < 2)
+    gfd::detail::fail(where, "the unit sphere S^{d-1} needs d >= 2, got d = ", x.rows());
+  positions<typename Derived::Scalar, Derived::RowsAtCompileTime> out = x;
+  for (Eigen::Index i = 0; i < out.cols(); ++i) {
+    const auto r = out.col(i).norm();
+    if (!(std::isfinite(static_cast<double>(r)) && r > 0))
+      gfd::detail::fail(where, "particle ", i, " has norm ", r, " and cannot be normalised");
+    out.col(i) /= r;
+  }
+  return out;
+}
+
+}  // namespace sphere
 }  // namespace gfd

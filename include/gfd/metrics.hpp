@@ -29,6 +29,8 @@
 #include <Eigen/Core>
 
 #include "error.hpp"
+#include "median.hpp"
+#include "random.hpp"
 
 namespace gfd {
 
@@ -69,15 +71,6 @@ template <class Derived>
                ", value ", t(j, k), ")");
   }
   return t;
-}
-
-template <class DerivedX, class DerivedY>
-void require_same_dimension(std::string_view where, std::string_view name_x,
-                            const Eigen::MatrixBase<DerivedX>& x, std::string_view name_y,
-                            const Eigen::MatrixBase<DerivedY>& y) {
-  if (x.rows() != y.rows())
-    fail(where, name_x, " and ", name_y, " must have the same dimension (rows), got ", x.rows(),
-         " and ", y.rows());
 }
 
 /// sum_{j0 <= j < M} g(|a_i - b_j|^2) for one row i of `at` (N x d) against rows of `bt` (M x d).
@@ -182,42 +175,6 @@ struct mmd_sums {
   return 2.0 * xy / (n * m) - 2.0 * xx / (n * (n - 1.0)) - 2.0 * yy / (m * (m - 1.0));
 }
 
-/// Uniform integer in [0, n), n >= 1, from raw engine output by rejection. Unlike
-/// std::uniform_int_distribution its output is the same with every standard library.
-[[nodiscard]] inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
-  // 2^64 mod n: the values >= it are a whole number of copies of [0, n).
-  const std::uint64_t threshold = (std::uint64_t{0} - n) % n;
-  std::uint64_t r = rng();
-  while (r < threshold) r = rng();
-  return r % n;
-}
-
-/// Standard normal pairs by Box-Muller from raw engine output (portable, unlike
-/// std::normal_distribution, whose algorithm the standard leaves open).
-class portable_normal {
-public:
-  explicit portable_normal(std::uint64_t seed) : rng_(seed) {}
-  double operator()() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    // u1 in (0, 1] keeps log finite; 53 random bits per uniform.
-    const double u1 = 1.0 - static_cast<double>(rng_() >> 11) * 0x1.0p-53;
-    const double u2 = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
-    const double r = std::sqrt(-2.0 * std::log(u1));
-    const double a = 2.0 * std::numbers::pi * u2;
-    spare_ = r * std::sin(a);
-    has_spare_ = true;
-    return r * std::cos(a);
-  }
-
-private:
-  std::mt19937_64 rng_;
-  double spare_ = 0.0;
-  bool has_spare_ = false;
-};
-
 /// Exact W2^2 between the empirical measures (1/n) sum delta_{a_i} and (1/m) sum delta_{b_j},
 /// a and b sorted ascending: the integral over t in (0, 1) of (F_a^{-1}(t) - F_b^{-1}(t))^2.
 /// Both quantile functions are step functions with jumps at i/n and j/m; the merge walks the
@@ -276,15 +233,18 @@ private:
   return sum / static_cast<double>(count);
 }
 
-/// Median of pairwise distances over the pooled points (rows of xt, then rows of yt).
-[[nodiscard]] inline double median_pair_distance(std::string_view where, const Eigen::MatrixXd& xt,
-                                                 const Eigen::MatrixXd& yt, std::int64_t max_pairs,
-                                                 std::uint64_t seed) {
+/// The median pairwise distance over the pooled points (rows of xt, then rows of yt): the one
+/// median heuristic (median.hpp) on the pooled set. @throws gfd::invalid_argument naming `where`
+/// if the median is 0.
+[[nodiscard]] inline double pooled_median_impl(std::string_view where, const Eigen::MatrixXd& xt,
+                                               const Eigen::MatrixXd& yt, std::int64_t max_pairs,
+                                               std::uint64_t seed) {
   const Eigen::Index n = xt.rows();
   const Eigen::Index total = n + yt.rows();
   const Eigen::Index d = xt.cols();
   auto point = [&](Eigen::Index p, Eigen::Index k) { return p < n ? xt(p, k) : yt(p - n, k); };
-  auto dist = [&](Eigen::Index p, Eigen::Index q) {
+  auto dist = [&](std::uint64_t up, std::uint64_t uq) {
+    const auto p = static_cast<Eigen::Index>(up), q = static_cast<Eigen::Index>(uq);
     double s = 0.0;
     for (Eigen::Index k = 0; k < d; ++k) {
       const double t = point(p, k) - point(q, k);
@@ -292,33 +252,13 @@ private:
     }
     return std::sqrt(s);
   };
-  std::vector<double> ds;
-  const auto all_pairs =
-      static_cast<std::uint64_t>(total) * static_cast<std::uint64_t>(total - 1) / 2;
-  if (all_pairs <= static_cast<std::uint64_t>(max_pairs)) {
-    ds.reserve(static_cast<std::size_t>(all_pairs));
-    for (Eigen::Index p = 0; p < total; ++p)
-      for (Eigen::Index q = p + 1; q < total; ++q) ds.push_back(dist(p, q));
-  } else {
-    std::mt19937_64 rng(seed);
-    ds.reserve(static_cast<std::size_t>(max_pairs));
-    const auto t = static_cast<std::uint64_t>(total);
-    for (std::int64_t s = 0; s < max_pairs; ++s) {
-      const auto p = uniform_below(rng, t);
-      auto q = uniform_below(rng, t - 1);
-      if (q >= p) ++q;  // uniform over q != p
-      ds.push_back(dist(static_cast<Eigen::Index>(p), static_cast<Eigen::Index>(q)));
-    }
-  }
-  const std::size_t mid = ds.size() / 2;
-  std::nth_element(ds.begin(), ds.begin() + static_cast<std::ptrdiff_t>(mid), ds.end());
-  double med = ds[mid];
-  if (ds.size() % 2 == 0)
-    med =
-        0.5 * (med + *std::max_element(ds.begin(), ds.begin() + static_cast<std::ptrdiff_t>(mid)));
-  if (!(med > 0.0))
-    fail(where, "the median pairwise distance is 0 (", ds.size(),
+  const auto pairs = static_cast<std::uint64_t>(max_pairs);
+  const double med = median_pair_distance(static_cast<std::uint64_t>(total), dist, pairs, seed);
+  if (!(med > 0.0)) {
+    const auto all = static_cast<std::uint64_t>(total) * static_cast<std::uint64_t>(total - 1) / 2;
+    fail(where, "the median pairwise distance is 0 (", std::min(all, pairs),
          " pairs examined; most points coincide): choose a bandwidth explicitly");
+  }
   return med;
 }
 
@@ -336,7 +276,8 @@ private:
   constexpr std::string_view where = "gfd::random_directions";
   if (d < 1) detail::fail(where, "dimension must be >= 1, got ", d);
   if (count < 1) detail::fail(where, "count must be >= 1, got ", count);
-  detail::portable_normal normal(seed);
+  rng_engine rng(seed);
+  normal_source normal(rng);
   Eigen::MatrixXd dirs(d, count);
   for (Eigen::Index p = 0; p < count; ++p) {
     double norm = 0.0;
@@ -369,7 +310,7 @@ template <class DerivedX, class DerivedY>
   detail::require_positive(where, "bandwidth h", h);
   const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
   const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
-  detail::require_same_dimension(where, "x", x, "y", y);
+  detail::require_same_dim(where, x, "x", y, "y");
   return detail::mmd2_unbiased_impl(xt, yt, h);
 }
 
@@ -390,7 +331,7 @@ template <class DerivedX, class DerivedY>
   detail::require_positive(where, "bandwidth h", h);
   const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
   const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
-  detail::require_same_dimension(where, "x", x, "y", y);
+  detail::require_same_dim(where, x, "x", y, "y");
   const auto s = detail::mmd_kernel_sums(xt, yt, h);
   const double n = static_cast<double>(xt.rows());
   const double m = static_cast<double>(yt.rows());
@@ -398,10 +339,11 @@ template <class DerivedX, class DerivedY>
 }
 
 /// Median heuristic bandwidth: the median Euclidean distance between two distinct points of the
-/// pooled sample x ∪ y (the average of the two middle values for an even count). All
-/// (N+M)(N+M-1)/2 pairs are used when there are at most `max_pairs`; otherwise `max_pairs` pairs
-/// drawn uniformly (with replacement) from the raw output of std::mt19937_64(seed), so the choice
-/// of pairs is the same with every standard library.
+/// pooled sample x ∪ y (gfd::median: the average of the two middle values for an even count; the
+/// same heuristic as gfd::median_distance, median.hpp). All (N+M)(N+M-1)/2 pairs are used when
+/// there are at most `max_pairs`; otherwise `max_pairs` pairs drawn uniformly (with replacement)
+/// with gfd::uniform_index from rng_engine(seed), so the choice of pairs is the same with every
+/// standard library.
 /// Returns the distance itself, meant as h in exp(-|u|^2 / (2 h^2)).
 /// O(min(max_pairs, (N+M)^2) d) time and O(min(max_pairs, (N+M)^2)) memory.
 /// @throws gfd::invalid_argument on an empty cloud, differing dimensions, a non-finite
@@ -414,8 +356,8 @@ template <class DerivedX, class DerivedY>
   if (max_pairs < 1) detail::fail(where, "max_pairs must be >= 1, got ", max_pairs);
   const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
   const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
-  detail::require_same_dimension(where, "x", x, "y", y);
-  return detail::median_pair_distance(where, xt, yt, max_pairs, seed);
+  detail::require_same_dim(where, x, "x", y, "y");
+  return detail::pooled_median_impl(where, xt, yt, max_pairs, seed);
 }
 
 /// Energy distance (Székely & Rizzo 2013, J. Stat. Plan. Inference 143) estimated with
@@ -436,7 +378,7 @@ template <class DerivedX, class DerivedY>
   constexpr std::string_view where = "gfd::energy_distance";
   const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
   const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
-  detail::require_same_dimension(where, "x", x, "y", y);
+  detail::require_same_dim(where, x, "x", y, "y");
   return detail::energy_distance_impl(xt, yt);
 }
 
@@ -460,8 +402,8 @@ template <class DerivedX, class DerivedY, class DerivedD>
   constexpr std::string_view where = "gfd::sliced_wasserstein2_squared";
   const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
   const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
-  detail::require_same_dimension(where, "x", x, "y", y);
-  detail::require_same_dimension(where, "x", x, "directions", directions);
+  detail::require_same_dim(where, x, "x", y, "y");
+  detail::require_same_dim(where, x, "x", directions, "directions");
   if (directions.cols() < 1) detail::fail(where, "directions has no columns");
   Eigen::MatrixXd dirs = directions.template cast<double>();
   for (Eigen::Index p = 0; p < dirs.cols(); ++p) {
@@ -489,7 +431,7 @@ template <class DerivedX, class DerivedY>
   if (n_projections < 1) detail::fail(where, "n_projections must be >= 1, got ", n_projections);
   const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
   const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
-  detail::require_same_dimension(where, "x", x, "y", y);
+  detail::require_same_dim(where, x, "x", y, "y");
   return detail::sliced_w2_squared_impl(xt, yt, random_directions(xt.cols(), n_projections, seed));
 }
 
@@ -507,10 +449,82 @@ template <class DerivedX, class DerivedY>
   if (n_projections < 1) detail::fail(where, "n_projections must be >= 1, got ", n_projections);
   const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
   const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
-  detail::require_same_dimension(where, "x", x, "y", y);
+  detail::require_same_dim(where, x, "x", y, "y");
   return std::sqrt(
       detail::sliced_w2_squared_impl(xt, yt, random_directions(xt.cols(), n_projections, seed)));
 }
+
+namespace detail {
+
+/// The Euclidean distance of gfd::mode_coverage as a mode_coverage_impl policy: the key of
+/// centre c is the squared distance |x_i - c|^2 (formed coordinate by coordinate, vectorised over
+/// the particles), and the nearest centre is near when that is <= radius2 = (3 stddev)^2.
+struct euclidean_coverage_distance {
+  const Eigen::MatrixXd& xt;  ///< N x d particles
+  const Eigen::MatrixXd& ct;  ///< K x d centres
+  double radius2;
+  void keys(Eigen::Index c, Eigen::ArrayXd& out) const {
+    out = (xt.col(0).array() - ct(c, 0)).square();
+    for (Eigen::Index k = 1; k < xt.cols(); ++k) out += (xt.col(k).array() - ct(c, k)).square();
+  }
+  [[nodiscard]] bool near(Eigen::Index, Eigen::Index, double key) const { return key <= radius2; }
+};
+
+/// The one mode-coverage computation, for any distance: gfd::mode_coverage (Euclidean) and
+/// gfd::sphere::mode_coverage (geodesic) are thin calls of it.
+///
+/// `dist` is a policy with
+///   - `dist.keys(c, out)`: fills the N-array `out` with a key of (x_i, centre c) that is
+///     increasing in the distance (the distance itself, its square, minus a cosine, ...);
+///   - `dist.near(i, c, key)`: whether particle i, whose nearest centre is c with that key,
+///     counts as near.
+/// Each particle goes to the centre of smallest key (strict <: ties go to the lower index). A
+/// mode is covered when at least min_count near particles are assigned to it, min_count
+/// defaulting to max(1, ceil(N / (100 K))). xt is N x d, ct is K x d (both non-empty).
+/// O(N K) key evaluations, O(N + K) memory besides the policy's.
+/// @throws gfd::invalid_argument naming `where` if min_count < 1.
+template <class Distance>
+[[nodiscard]] coverage mode_coverage_impl(std::string_view where, const Eigen::MatrixXd& xt,
+                                          const Eigen::MatrixXd& ct, std::optional<int> min_count,
+                                          const Distance& dist) {
+  const Eigen::Index n = xt.rows();
+  const Eigen::Index k_count = ct.rows();
+  const Eigen::Index threshold =
+      min_count ? *min_count
+                : std::max<Eigen::Index>(
+                      1, static_cast<Eigen::Index>(std::ceil(
+                             static_cast<double>(n) / (100.0 * static_cast<double>(k_count)))));
+  if (threshold < 1) fail(where, "min_count must be >= 1, got ", threshold);
+
+  Eigen::ArrayXd best = Eigen::ArrayXd::Constant(n, std::numeric_limits<double>::infinity());
+  Eigen::ArrayXd key(n);
+  std::vector<Eigen::Index> nearest(static_cast<std::size_t>(n), 0);
+  for (Eigen::Index c = 0; c < k_count; ++c) {
+    dist.keys(c, key);
+    for (Eigen::Index i = 0; i < n; ++i)
+      if (key(i) < best(i)) {
+        best(i) = key(i);
+        nearest[static_cast<std::size_t>(i)] = c;
+      }
+  }
+  std::vector<Eigen::Index> counts(static_cast<std::size_t>(k_count), 0);
+  Eigen::Index near = 0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const Eigen::Index c = nearest[static_cast<std::size_t>(i)];
+    if (dist.near(i, c, best(i))) {
+      ++near;
+      ++counts[static_cast<std::size_t>(c)];
+    }
+  }
+  coverage result;
+  result.modes = static_cast<int>(k_count);
+  result.modes_covered = static_cast<int>(std::count_if(
+      counts.begin(), counts.end(), [threshold](Eigen::Index c) { return c >= threshold; }));
+  result.fraction_near = static_cast<double>(near) / static_cast<double>(n);
+  return result;
+}
+
+}  // namespace detail
 
 /// Mode coverage of a particle cloud against known mode centres: the mixture-of-Gaussians
 /// benchmark of the GAN literature, where a sample within 3 standard deviations of a mode counts
@@ -536,43 +550,9 @@ template <class DerivedX, class DerivedC>
   detail::require_positive(where, "stddev", stddev);
   const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
   const Eigen::MatrixXd ct = detail::metric_points(where, "centres", centres, 1);
-  detail::require_same_dimension(where, "x", x, "centres", centres);
-  const Eigen::Index n = xt.rows();
-  const Eigen::Index k_count = ct.rows();
-  const Eigen::Index d = xt.cols();
-  const Eigen::Index threshold =
-      min_count ? *min_count
-                : std::max<Eigen::Index>(
-                      1, static_cast<Eigen::Index>(std::ceil(
-                             static_cast<double>(n) / (100.0 * static_cast<double>(k_count)))));
-  if (threshold < 1) detail::fail(where, "min_count must be >= 1, got ", threshold);
-
-  Eigen::ArrayXd best = Eigen::ArrayXd::Constant(n, std::numeric_limits<double>::infinity());
-  Eigen::ArrayXd d2(n);
-  std::vector<Eigen::Index> nearest(static_cast<std::size_t>(n), 0);
-  for (Eigen::Index c = 0; c < k_count; ++c) {
-    d2 = (xt.col(0).array() - ct(c, 0)).square();
-    for (Eigen::Index k = 1; k < d; ++k) d2 += (xt.col(k).array() - ct(c, k)).square();
-    for (Eigen::Index i = 0; i < n; ++i)
-      if (d2(i) < best(i)) {
-        best(i) = d2(i);
-        nearest[static_cast<std::size_t>(i)] = c;
-      }
-  }
-  const double radius2 = 9.0 * stddev * stddev;
-  std::vector<Eigen::Index> counts(static_cast<std::size_t>(k_count), 0);
-  Eigen::Index near = 0;
-  for (Eigen::Index i = 0; i < n; ++i)
-    if (best(i) <= radius2) {
-      ++near;
-      ++counts[static_cast<std::size_t>(nearest[static_cast<std::size_t>(i)])];
-    }
-  coverage result;
-  result.modes = static_cast<int>(k_count);
-  result.modes_covered = static_cast<int>(std::count_if(
-      counts.begin(), counts.end(), [threshold](Eigen::Index c) { return c >= threshold; }));
-  result.fraction_near = static_cast<double>(near) / static_cast<double>(n);
-  return result;
+  detail::require_same_dim(where, x, "x", centres, "centres");
+  return detail::mode_coverage_impl(where, xt, ct, min_count,
+                                    detail::euclidean_coverage_distance{xt, ct, 9.0 * stddev * stddev});
 }
 
 namespace detail {
@@ -607,7 +587,7 @@ template <class DerivedX, class DerivedY>
   if (n_projections < 1) detail::fail(where, "n_projections must be >= 1, got ", n_projections);
   const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
   const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
-  detail::require_same_dimension(where, "x", x, "y", y);
+  detail::require_same_dim(where, x, "x", y, "y");
   return detail::two_sample_impl(xt, yt, h, n_projections, seed);
 }
 
@@ -620,8 +600,8 @@ template <class DerivedX, class DerivedY>
   constexpr std::string_view where = "gfd::two_sample_report";
   const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
   const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
-  detail::require_same_dimension(where, "x", x, "y", y);
-  return detail::two_sample_impl(xt, yt, detail::median_pair_distance(where, xt, yt, 4096, 0), 128,
+  detail::require_same_dim(where, x, "x", y, "y");
+  return detail::two_sample_impl(xt, yt, detail::pooled_median_impl(where, xt, yt, 4096, 0), 128,
                                  0);
 }
 

@@ -128,15 +128,4 @@ private:
   vector_type w_;
 };
 
-namespace detail {
-/// Throws unless both clouds have the same dimension.
-template <class A, class B>
-void require_same_dim(std::string_view where, const A& a, std::string_view an, const B& b,
-                      std::string_view bn) {
-  if (a.rows() != b.rows())
-    fail(where, "dimension mismatch: ", an, " has dimension ", a.rows(), ", ", bn,
-         " has dimension ", b.rows());
-}
-}  // namespace detail
-
 }  // namespace gfd

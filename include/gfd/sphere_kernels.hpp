@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file sphere_kernels.hpp
 /// @brief Kernels on the unit sphere S^{d-1}: von Mises-Fisher, the Gaussian in geodesic
-///        distance, bandwidth binding, log I_nu and normalising constants on the sphere.
+///        distance, bandwidth binding and normalising constants on the sphere (log I_nu is in
+///        detail/special_functions.hpp, the quadrature in detail/quadrature.hpp).
 ///
 /// Every gfd kernel is radial, k_h(x - y) = exp(phi(|x - y|^2 / h^2)), and on the unit sphere the
 /// chord and the angle theta = d(x, y) determine each other: |x - y|^2 = 2 - 2 <x, y> =
@@ -16,7 +17,7 @@
 /// - the geodesic Gaussian exp(-theta^2 / (2 h^2)) is radial in the chord too, but its profile
 ///   in t = |x - y|^2 / h^2 depends on h (theta = 2 asin(h sqrt(t) / 2)). geodesic_gaussian
 ///   carries its bandwidth and is re-bound to the bandwidth of every kernel sum by
-///   bind_bandwidth() (gfd::flow and gfd::sphere::kde do it).
+///   bind_bandwidth() (gfd::flow and gfd::kde do it).
 ///
 /// Normalising constants on S^{d-1} differ from those on R^d: sphere::log_normaliser gives
 /// log of the integral over the sphere of k_h(x - y) dy, in closed form for the vMF kernel and by
@@ -36,6 +37,8 @@
 #include <vector>
 
 #include "core/bound_kernel.hpp"
+#include "detail/quadrature.hpp"
+#include "detail/special_functions.hpp"
 #include "error.hpp"
 #include "kernels.hpp"
 
@@ -51,7 +54,7 @@ namespace gfd {
 ///
 /// (dtheta/dt = h^2 / (2 c cos(theta / 2)) and c cos(theta / 2) = sin theta.) For small h it
 /// tends to gfd::gaussian. The profile needs h, so the kernel carries `bandwidth` and is
-/// BandwidthBoundKernel: gfd::flow and gfd::sphere::kde re-bind it to every bandwidth they use.
+/// BandwidthBoundKernel: gfd::flow and gfd::kde re-bind it to every bandwidth they use.
 /// Used with another bandwidth than its own it computes a different (still radial) kernel.
 ///
 /// The geodesic distance is not differentiable at the antipode (theta = pi, the cut locus), where
@@ -124,93 +127,6 @@ private:
 static_assert(BandwidthBoundKernel<geodesic_gaussian> && !BandwidthBoundKernel<gaussian>);
 
 // ---------------------------------------------------------------------------------------------
-// log I_nu
-// ---------------------------------------------------------------------------------------------
-
-namespace detail {
-
-/// log I_nu(x) - x by the power series I_nu(x) = (x/2)^nu sum_k (x^2/4)^k / (k! Gamma(nu + k + 1))
-/// (DLMF 10.25.2): positive terms, no cancellation; O(x) terms, rescaled to avoid overflow.
-inline double log_bessel_i_scaled_series(double nu, double x) {
-  const double q = 0.25 * x * x;
-  double term = 1.0, sum = 1.0, log_scale = 0.0;
-  for (int k = 1; k < 1000000; ++k) {
-    const double ratio = q / (static_cast<double>(k) * (static_cast<double>(k) + nu));
-    term *= ratio;
-    sum += term;
-    if (sum > 1e280) {
-      term *= 1e-280;
-      sum *= 1e-280;
-      log_scale += 280.0 * std::numbers::ln10;
-    }
-    if (ratio < 1.0 && term <= 1e-17 * sum) break;
-  }
-  return nu * std::log(0.5 * x) - std::lgamma(nu + 1.0) + std::log(sum) + log_scale - x;
-}
-
-/// log I_nu(x) - x by Hankel's expansion I_nu(x) ~ e^x / sqrt(2 pi x) sum_k (-1)^k a_k(nu) / x^k
-/// (DLMF 10.40.1), summed until the terms stop decreasing; for 4 nu^2 <= x and x > 500 the
-/// terms shrink at least 8-fold each and the sum is exact to round-off.
-inline double log_bessel_i_scaled_hankel(double nu, double x) {
-  const double mu = 4.0 * nu * nu;
-  double term = 1.0, sum = 1.0;
-  for (int k = 1; k < 200; ++k) {
-    const double odd = 2.0 * k - 1.0;
-    const double next = -term * (mu - odd * odd) / (8.0 * k * x);
-    if (std::abs(next) >= std::abs(term)) break;  // asymptotic series: stop at the smallest term
-    term = next;
-    sum += term;
-    if (std::abs(term) <= 1e-17 * std::abs(sum)) break;
-  }
-  return -0.5 * std::log(2.0 * std::numbers::pi * x) + std::log(sum);
-}
-
-/// log I_nu(x) - x by Debye's uniform expansion I_nu(nu z) ~ e^{nu eta} / (sqrt(2 pi nu)
-/// (1 + z^2)^{1/4}) sum_k U_k(p) / nu^k, p = (1 + z^2)^{-1/2},
-/// eta = sqrt(1 + z^2) - asinh(1/z) (DLMF 10.41.3, 10.41.7, U_1..U_4 from 10.41.10). nu eta - x
-/// is formed as nu / (sqrt(1 + z^2) + z) - nu asinh(1/z), free of cancellation. Used for
-/// x > 500, nu > sqrt(x)/2: the first omitted term U_5(p)/nu^5 is below 1e-13 there.
-inline double log_bessel_i_scaled_debye(double nu, double x) {
-  const double z = x / nu;
-  const double s = std::sqrt(1.0 + z * z);
-  const double p = 1.0 / s, p2 = p * p;
-  const double u1 = p * (3.0 - 5.0 * p2) / 24.0;
-  const double u2 = p2 * (81.0 + p2 * (-462.0 + p2 * 385.0)) / 1152.0;
-  const double u3 = p * p2 * (30375.0 + p2 * (-369603.0 + p2 * (765765.0 - p2 * 425425.0))) / 414720.0;
-  const double u4 = p2 * p2 *
-      (4465125.0 + p2 * (-94121676.0 + p2 * (349922430.0 + p2 * (-446185740.0 + p2 * 185910725.0)))) /
-      39813120.0;
-  const double series = 1.0 + (u1 + (u2 + (u3 + u4 / nu) / nu) / nu) / nu;
-  return nu / (s + z) - nu * std::asinh(1.0 / z) - 0.5 * std::log(2.0 * std::numbers::pi * nu) +
-         0.5 * std::log(p) + std::log(series);
-}
-
-}  // namespace detail
-
-/// log(I_nu(x) e^{-x}), the exponentially scaled modified Bessel function of the first kind, for
-/// nu >= 0 and x >= 0, accurate to ~1e-13 relative for every such pair (no overflow or
-/// underflow: I_nu(1e6) or I_100(1e-5) are fine). Power series (DLMF 10.25.2) for x <= 500,
-/// beyond it Hankel's expansion (DLMF 10.40.1) when 4 nu^2 <= x, else Debye's uniform expansion
-/// (DLMF 10.41.3). Portable: does not use std::cyl_bessel_i (absent from some standard
-/// libraries, and overflowing beyond x ~ 700). Cost O(min(x, 500)) flops.
-/// @throws gfd::invalid_argument if nu < 0, x < 0 or either is not finite.
-[[nodiscard]] inline double log_bessel_i_scaled(double nu, double x) {
-  constexpr std::string_view where = "gfd::log_bessel_i_scaled";
-  if (!(std::isfinite(nu) && nu >= 0.0)) detail::fail(where, "order nu must be finite and >= 0, got ", nu);
-  if (!(std::isfinite(x) && x >= 0.0)) detail::fail(where, "argument x must be finite and >= 0, got ", x);
-  if (x == 0.0) return nu == 0.0 ? 0.0 : -std::numeric_limits<double>::infinity();
-  if (x <= 500.0) return detail::log_bessel_i_scaled_series(nu, x);
-  if (4.0 * nu * nu <= x) return detail::log_bessel_i_scaled_hankel(nu, x);
-  return detail::log_bessel_i_scaled_debye(nu, x);
-}
-
-/// log I_nu(x) = log_bessel_i_scaled(nu, x) + x. @throws as log_bessel_i_scaled.
-[[nodiscard]] inline double log_bessel_i(double nu, double x) {
-  const double scaled = log_bessel_i_scaled(nu, x);
-  return scaled + x;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Normalising constants on the sphere
 // ---------------------------------------------------------------------------------------------
 
@@ -253,78 +169,6 @@ namespace sphere {
 }  // namespace sphere
 
 namespace detail {
-
-/// 15-point Gauss-Kronrod rule with its embedded 7-point Gauss rule (QUADPACK qk15): nodes on
-/// [0, 1] of the symmetric rule, Kronrod weights, and the Gauss weights of nodes 1, 3, 5, 7.
-inline constexpr double gk15_nodes[8] = {
-    0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
-    0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
-    0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
-    0.207784955007898467600689403773245, 0.0};
-inline constexpr double gk15_kronrod[8] = {
-    0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
-    0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
-    0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
-    0.204432940075298892414161999234649, 0.209482141084727828012999174891714};
-inline constexpr double gk15_gauss[4] = {
-    0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
-    0.381830050505118944950369775488975, 0.417959183673469387755102040816327};
-
-/// log of the integral of exp(g(theta)) d theta from the smallest to the largest of `breaks`,
-/// for a log-integrand g that may be -inf, by globally adaptive Gauss-Kronrod (the QUADPACK QAG
-/// strategy: bisect the interval with the largest error estimate until the total error is below
-/// rel_tol times the integral).
-/// `breaks` are points where g is not smooth (or its scale changes): the initial intervals.
-/// Values are taken relative to the largest g seen on the initial intervals, so an integrand
-/// of size e^{-5000} is fine.
-template <class G>
-double log_integrate(const G& g, std::vector<double> breaks, double rel_tol = 1e-13,
-                     std::size_t max_intervals = 4000) {
-  std::sort(breaks.begin(), breaks.end());
-  breaks.erase(std::unique(breaks.begin(), breaks.end()), breaks.end());
-  // Reference level: the largest g at the Kronrod nodes of the initial intervals.
-  double ref = -std::numeric_limits<double>::infinity();
-  for (std::size_t b = 0; b + 1 < breaks.size(); ++b) {
-    const double c = 0.5 * (breaks[b] + breaks[b + 1]), r = 0.5 * (breaks[b + 1] - breaks[b]);
-    for (int k = 0; k < 8; ++k) {
-      ref = std::max(ref, g(c - r * gk15_nodes[k]));
-      ref = std::max(ref, g(c + r * gk15_nodes[k]));
-    }
-  }
-  if (!std::isfinite(ref)) return ref;  // the integrand vanishes at every node
-  struct piece {
-    double a, b, value, error;
-  };
-  auto rule = [&](double a, double b) {
-    const double c = 0.5 * (a + b), r = 0.5 * (b - a);
-    const double fc = std::exp(g(c) - ref);
-    double kronrod = gk15_kronrod[7] * fc, gauss = gk15_gauss[3] * fc;
-    for (int k = 0; k < 7; ++k) {
-      const double f = std::exp(g(c - r * gk15_nodes[k]) - ref) + std::exp(g(c + r * gk15_nodes[k]) - ref);
-      kronrod += gk15_kronrod[k] * f;
-      if (k % 2 == 1) gauss += gk15_gauss[k / 2] * f;
-    }
-    return piece{a, b, kronrod * r, std::abs(kronrod - gauss) * r};
-  };
-  std::vector<piece> pieces;
-  for (std::size_t b = 0; b + 1 < breaks.size(); ++b) pieces.push_back(rule(breaks[b], breaks[b + 1]));
-  for (;;) {
-    double total = 0, error = 0;
-    std::size_t worst = 0;
-    for (std::size_t i = 0; i < pieces.size(); ++i) {
-      total += pieces[i].value;
-      error += pieces[i].error;
-      if (pieces[i].error > pieces[worst].error) worst = i;
-    }
-    if (error <= rel_tol * total || pieces.size() >= max_intervals ||
-        pieces[worst].b - pieces[worst].a <= 1e-15 * (1.0 + std::abs(pieces[worst].a)))
-      return ref + std::log(total);
-    const piece w = pieces[worst];
-    const double mid = 0.5 * (w.a + w.b);
-    pieces[worst] = rule(w.a, mid);
-    pieces.push_back(rule(mid, w.b));
-  }
-}
 
 /// log of the integral over S^{d-1} of exp(phi(|x - y|^2 / h^2)) dy for a kernel already bound
 /// to h, by quadrature in the angle theta = d(x, y):

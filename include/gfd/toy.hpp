@@ -9,7 +9,7 @@
 /// each generator documents its exact parameters.
 ///
 /// Determinism: every generator draws from `std::mt19937_64`, whose output sequence is fixed by
-/// the C++ standard, through gfd's own uniform and Box-Muller transforms (not the
+/// the C++ standard, through gfd's own uniform and Box-Muller transforms (random.hpp, not the
 /// implementation-defined `std::*_distribution`), so a seed gives the same points with every
 /// standard library; only the last bits of `log`/`cos`/`sin` may differ between libm versions.
 /// Points are computed in double and then cast to `Scalar`, so the float sample is the rounded
@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "gfd/error.hpp"
+#include "gfd/random.hpp"
 
 namespace gfd::toy {
 
@@ -50,43 +51,12 @@ struct mixture {
 
 namespace detail {
 
-/// Uniform double in [0, 1) from the top 53 bits of one draw (exact, portable).
-inline double uniform01(std::mt19937_64& rng) {
-  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
-}
-
-/// Uniform integer in [0, k) by rejection (unbiased, portable). k > 0.
-inline std::uint64_t uniform_index(std::mt19937_64& rng, std::uint64_t k) {
-  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() -
-                              std::numeric_limits<std::uint64_t>::max() % k;
-  std::uint64_t r = rng();
-  while (r >= limit) r = rng();
-  return r % k;
-}
-
-/// Standard normal deviates by the Box-Muller transform, caching the second deviate.
-class normal_source {
-public:
-  explicit normal_source(std::mt19937_64& rng) : rng_(&rng) {}
-
-  double operator()() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    // 1 - u lies in (0, 1], so the log is finite.
-    const double radius = std::sqrt(-2.0 * std::log(1.0 - uniform01(*rng_)));
-    const double angle = 2.0 * std::numbers::pi * uniform01(*rng_);
-    spare_ = radius * std::sin(angle);
-    has_spare_ = true;
-    return radius * std::cos(angle);
-  }
-
-private:
-  std::mt19937_64* rng_;
-  double spare_ = 0.0;
-  bool has_spare_ = false;
-};
+// The old names of the random transforms, now gfd::uniform01, gfd::uniform_index and
+// gfd::normal_source (random.hpp). Deprecated: kept only so that code written against them
+// still compiles; use the gfd:: names.
+using gfd::uniform01;
+using gfd::uniform_index;
+using normal_source = gfd::normal_source;
 
 inline void check_count(std::string_view where, Eigen::Index n) {
   if (n < 0) gfd::detail::fail(where, "number of points must be >= 0, got ", n);
@@ -94,12 +64,12 @@ inline void check_count(std::string_view where, Eigen::Index n) {
 
 /// Draws n points from an equal-weight mixture (component chosen uniformly per point).
 inline Eigen::MatrixXd sample_mixture(const mixture& m, Eigen::Index n, std::mt19937_64& rng) {
-  normal_source normal(rng);
+  gfd::normal_source normal(rng);
   const Eigen::Index d = m.centres.rows();
   const auto k = static_cast<std::uint64_t>(m.centres.cols());
   Eigen::MatrixXd out(d, n);
   for (Eigen::Index i = 0; i < n; ++i) {
-    const auto c = static_cast<Eigen::Index>(uniform_index(rng, k));
+    const auto c = static_cast<Eigen::Index>(gfd::uniform_index(rng, k));
     for (Eigen::Index r = 0; r < d; ++r) out(r, i) = m.centres(r, c) + m.stddev * normal();
   }
   return out;
@@ -168,10 +138,10 @@ template <class Scalar = double>
 template <class Scalar = double>
 [[nodiscard]] points<Scalar> moons(Eigen::Index n, std::mt19937_64& rng) {
   detail::check_count("gfd::toy::moons", n);
-  detail::normal_source normal(rng);
+  gfd::normal_source normal(rng);
   Eigen::MatrixXd out(2, n);
   for (Eigen::Index i = 0; i < n; ++i) {
-    const double t = std::numbers::pi * detail::uniform01(rng);
+    const double t = std::numbers::pi * gfd::uniform01(rng);
     double x = std::cos(t), y = std::sin(t);
     if (i % 2 == 1) {
       x = 1.0 - x;
@@ -189,10 +159,10 @@ template <class Scalar = double>
 template <class Scalar = double>
 [[nodiscard]] points<Scalar> swiss_roll(Eigen::Index n, std::mt19937_64& rng) {
   detail::check_count("gfd::toy::swiss_roll", n);
-  detail::normal_source normal(rng);
+  gfd::normal_source normal(rng);
   Eigen::MatrixXd out(2, n);
   for (Eigen::Index i = 0; i < n; ++i) {
-    const double t = 1.5 * std::numbers::pi * (1.0 + 2.0 * detail::uniform01(rng));
+    const double t = 1.5 * std::numbers::pi * (1.0 + 2.0 * gfd::uniform01(rng));
     out(0, i) = t * std::cos(t) / 5.0 + 0.1 * normal();
     out(1, i) = t * std::sin(t) / 5.0 + 0.1 * normal();
   }
@@ -208,11 +178,11 @@ template <class Scalar = double>
   detail::check_count("gfd::toy::checkerboard", n);
   Eigen::MatrixXd out(2, n);
   for (Eigen::Index i = 0; i < n; ++i) {
-    const auto cell = static_cast<int>(detail::uniform_index(rng, 8));
+    const auto cell = static_cast<int>(gfd::uniform_index(rng, 8));
     const int a = cell % 4;
     const int b = 2 * (cell / 4) + (a % 2);  // b has the parity of a: a + b even
-    out(0, i) = -4.0 + 2.0 * (a + detail::uniform01(rng));
-    out(1, i) = -4.0 + 2.0 * (b + detail::uniform01(rng));
+    out(0, i) = -4.0 + 2.0 * (a + gfd::uniform01(rng));
+    out(1, i) = -4.0 + 2.0 * (b + gfd::uniform01(rng));
   }
   return out.template cast<Scalar>();
 }
@@ -223,11 +193,11 @@ template <class Scalar = double>
 template <class Scalar = double>
 [[nodiscard]] points<Scalar> rings(Eigen::Index n, std::mt19937_64& rng) {
   detail::check_count("gfd::toy::rings", n);
-  detail::normal_source normal(rng);
+  gfd::normal_source normal(rng);
   Eigen::MatrixXd out(2, n);
   for (Eigen::Index i = 0; i < n; ++i) {
     const double radius = 0.75 * static_cast<double>(i % 4 + 1);
-    const double angle = 2.0 * std::numbers::pi * detail::uniform01(rng);
+    const double angle = 2.0 * std::numbers::pi * gfd::uniform01(rng);
     out(0, i) = radius * std::cos(angle) + 0.08 * normal();
     out(1, i) = radius * std::sin(angle) + 0.08 * normal();
   }
@@ -240,7 +210,7 @@ template <class Scalar = double>
 template <class Scalar = double>
 [[nodiscard]] points<Scalar> pinwheel(Eigen::Index n, std::mt19937_64& rng) {
   detail::check_count("gfd::toy::pinwheel", n);
-  detail::normal_source normal(rng);
+  gfd::normal_source normal(rng);
   Eigen::MatrixXd out(2, n);
   for (Eigen::Index i = 0; i < n; ++i) {
     const double u = 1.0 + 0.3 * normal();
@@ -261,12 +231,12 @@ template <class Scalar = double>
 template <class Scalar = double>
 [[nodiscard]] points<Scalar> spirals(Eigen::Index n, std::mt19937_64& rng) {
   detail::check_count("gfd::toy::spirals", n);
-  detail::normal_source normal(rng);
+  gfd::normal_source normal(rng);
   Eigen::MatrixXd out(2, n);
   for (Eigen::Index i = 0; i < n; ++i) {
-    const double t = 3.0 * std::numbers::pi * std::sqrt(detail::uniform01(rng));
-    double x = -t * std::cos(t) + 0.5 * detail::uniform01(rng);
-    double y = t * std::sin(t) + 0.5 * detail::uniform01(rng);
+    const double t = 3.0 * std::numbers::pi * std::sqrt(gfd::uniform01(rng));
+    double x = -t * std::cos(t) + 0.5 * gfd::uniform01(rng);
+    double y = t * std::sin(t) + 0.5 * gfd::uniform01(rng);
     if (i % 2 == 1) {
       x = -x;
       y = -y;
@@ -341,7 +311,7 @@ template <class Scalar = double>
   if (d < 1) gfd::detail::fail(where, "dimension must be >= 1, got ", d);
   detail::check_count(where, n);
   gfd::detail::require_positive(where, "scale", scale);
-  detail::normal_source normal(rng);
+  gfd::normal_source normal(rng);
   Eigen::MatrixXd out(d, n);
   for (Eigen::Index i = 0; i < out.size(); ++i) out.data()[i] = scale * normal();
   return out.template cast<Scalar>();
@@ -367,7 +337,7 @@ template <class Scalar = double>
     gfd::detail::fail(where, "need finite lo < hi, got lo = ", lo, ", hi = ", hi);
   Eigen::MatrixXd out(d, n);
   for (Eigen::Index i = 0; i < out.size(); ++i)
-    out.data()[i] = lo + (hi - lo) * detail::uniform01(rng);
+    out.data()[i] = lo + (hi - lo) * gfd::uniform01(rng);
   return out.template cast<Scalar>();
 }
 

@@ -124,7 +124,7 @@ public:
   /// has to tear its input into separate pieces (a generator of a multi-modal target).
   /// O(P). Throws nothing (the caller checks the gains).
   void initialise(std::mt19937_64& rng, double gain = 1.0, double output_gain = 1.0, double input_scale = 0.0) {
-    toy::detail::normal_source normal(rng);
+    gfd::normal_source normal(rng);
     for (int l = 1; l <= layers(); ++l) {
       const bool scaled_input = input_scale > 0 && l == 1 && layers() > 1;
       const double g = (scaled_input ? input_scale : l == layers() ? output_gain : gain) /
