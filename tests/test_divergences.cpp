@@ -291,10 +291,85 @@ TEST_CASE("joint (Alg. 2) drifting matches a dense transcription of the paper", 
   }
   SECTION("the paper's settings: temperatures 0.02, 0.05, 0.2, normalised distances and fields") {
     const gfd::flow_problem<double, Eigen::Dynamic, gfd::laplacian, gfd::exact_evaluator> pb{x, y, lw, k, ev, 1.0, 0.0};
-    const Mat v = gfd::drifting_field(gfd::deng_drifting_options()).field(pb);
+    gfd::drifting_options paper = gfd::deng_drifting_options();
+    paper.affinity_floor = 0;  // the paper's equations; the public code's floor is tested below
+    const Mat v = gfd::drifting_field(paper).field(pb);
     const Mat ref = dense_algorithm2(x, y, {0.02, 0.05, 0.2}, true, true, true);
     CHECK(max_abs(v - ref) <= 1e-10 * (1 + max_abs(ref)));
   }
+}
+
+namespace {
+// Deng et al.'s public drift_loss.py (JAX; the PyTorch port computes the same), its algorithm
+// written out densely for one batch without extra negatives or weights: gen = x, targets =
+// [gen | pos]; distances sqrt(max(|x - y|^2, 1e-8)); scale = their mean; coordinates divided by
+// max(scale / sqrt(d), 1e-3), distances by max(scale, 1e-3), +100 on the self pairs; per R:
+// logits -dist / R, row and column softmax, affinity sqrt(max(row * col, 1e-6)), force
+// sum_neg * A_pos y - sum_pos * A_neg x (the coefficients sum to 0), divided by
+// sqrt(max(mean(force^2), 1e-8)); the goal's offset, back in data coordinates.
+Mat public_drift_field(const Mat& x, const Mat& ypos) {
+  const std::vector<double> temps{0.02, 0.05, 0.2};
+  const Eigen::Index n = x.cols(), np = ypos.cols(), d = x.rows();
+  Mat yall(d, n + np);
+  yall << x, ypos;
+  Mat dist(n, n + np);
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index j = 0; j < n + np; ++j)
+      dist(i, j) = std::sqrt(std::max((x.col(i) - yall.col(j)).squaredNorm(), 1e-8));
+  const double scale = dist.mean();
+  const double s_in = std::max(scale / std::sqrt(static_cast<double>(d)), 1e-3);
+  Mat dn = dist / std::max(scale, 1e-3);
+  for (Eigen::Index i = 0; i < n; ++i) dn(i, i) += 100.0;
+  const Mat xs = x / s_in, ys = ypos / s_in;
+  Mat total = Mat::Zero(d, n);
+  for (double r : temps) {
+    const Mat logit = -dn / r;
+    Mat arow = logit, acol = logit;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      arow.row(i) = (logit.row(i).array() - logit.row(i).maxCoeff()).exp();
+      arow.row(i) /= arow.row(i).sum();
+    }
+    for (Eigen::Index j = 0; j < n + np; ++j) {
+      acol.col(j) = (logit.col(j).array() - logit.col(j).maxCoeff()).exp();
+      acol.col(j) /= acol.col(j).sum();
+    }
+    const Mat a = (arow.array() * acol.array()).max(1e-6).sqrt();
+    const Mat aneg = a.leftCols(n), apos = a.rightCols(np);
+    const Vec sneg = aneg.rowwise().sum(), spos = apos.rowwise().sum();
+    const Mat f = ((sneg.asDiagonal() * apos) * ys.transpose() - (spos.asDiagonal() * aneg) * xs.transpose()).transpose();
+    total += f / std::sqrt(std::max(f.squaredNorm() / static_cast<double>(f.size()), 1e-8));
+  }
+  return total * s_in;
+}
+}  // namespace
+
+TEST_CASE("deng_drifting_options() is the field of Deng et al.'s public code", "[drifting]") {
+  const gfd::laplacian k;
+  const gfd::exact_evaluator ev;
+  for (Eigen::Index n : {64, 200, 512}) {
+    for (double sep : {0.0, 2.0, 6.0}) {
+      const Mat x = random_cloud(2, n, 40 + n, 1.0);
+      const Mat y = random_cloud(2, 2 * n, 41 + n, 0.7, sep);
+      const Vec lw = Vec::Constant(2 * n, -std::log(2.0 * static_cast<double>(n)));
+      const gfd::flow_problem<double, Eigen::Dynamic, gfd::laplacian, gfd::exact_evaluator> pb{x, y, lw, k, ev, 1.0, 0.0};
+      const Mat ref = public_drift_field(x, y);
+      const Mat v = gfd::drifting_field(gfd::deng_drifting_options()).field(pb);
+      INFO("n = " << n << ", separation " << sep);
+      CHECK(max_abs(v - ref) <= 1e-6 * max_abs(ref));
+      // Documentation: without the floor the field points elsewhere (the cosine similarity of
+      // the two is far from 1 on these clouds).
+      gfd::drifting_options no_floor = gfd::deng_drifting_options();
+      no_floor.affinity_floor = 0;
+      const Mat u = gfd::drifting_field(no_floor).field(pb);
+      const double cosine = (u.array() * ref.array()).sum() / (u.norm() * ref.norm());
+      CHECK(cosine < 0.999);
+    }
+  }
+  REQUIRE_THROWS_WITH([] {
+    gfd::drifting_options o;
+    o.affinity_floor = 1.0;
+    return gfd::drifting_field(o);
+  }(), gfd_test::contains_substring("affinity_floor must be in [0, 1), got 1"));
 }
 
 TEST_CASE("no velocity is NaN or Inf, however far apart the clouds are", "[finite]") {

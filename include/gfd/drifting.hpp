@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: MIT
+/// @file drifting.hpp
+/// @brief The drifting field of Deng et al. (2026): per-side or joint ("mutual softmax",
+///        Alg. 2) normalisation, self-mask, temperatures, the public code's affinity floor.
+#pragma once
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/bound_kernel.hpp"
+#include "core/sums.hpp"
+#include "error.hpp"
+#include "kernels.hpp"
+#include "particles.hpp"
+
+namespace gfd {
+
+/// Options of the drifting field (Deng et al. 2026, Sec. 3 and Alg. 2).
+struct drifting_options {
+  /// How kernel weights are normalised.
+  enum class normalisation {
+    /// softmax over the targets for V+ and over the particles for V- separately:
+    /// V = m_p(x) - m_q(x). With a Gaussian kernel and no self-mask V = h^2 (s_p - s_q).
+    per_side,
+    /// Alg. 2 ("mutual softmax"): logits over targets and particles jointly, A =
+    /// sqrt(softmax over columns * softmax over rows), W+ = A+ * sum A-, W- = A- * sum A+,
+    /// V = W+ y+ - W- y-.
+    joint,
+  };
+  normalisation norm = normalisation::per_side;
+  /// A particle does not repel itself (Deng et al.: distance to self set to +inf).
+  bool self_mask = false;
+  /// Kernel-gradient drifting: weight grad_x log k instead of (y - x); then V = s_p - s_q for
+  /// every kernel (per_side). Default false: the mean-shift form of the paper.
+  bool kernel_gradient = false;
+  /// Temperatures tau; each gives a field with bandwidth tau (times the mean distance when
+  /// `normalise_distances`). Empty: one field with the flow's bandwidth.
+  std::vector<double> temperatures{};
+  /// Divide distances by their mean over all particle-target and particle-particle pairs
+  /// (the paper's feature normalisation), so temperatures are relative.
+  bool normalise_distances = false;
+  /// Divide each temperature's field by its RMS sqrt(mean over particles and coordinates of V^2)
+  /// before summing (the paper's drift normalisation), then restore the data scale
+  /// (mean distance / sqrt(d) when normalise_distances, else 1).
+  bool normalise_each = false;
+  /// joint only: a lower bound c on every affinity, A_ij = max(sqrt(row softmax x column
+  /// softmax), c), the self pair included when self-masked (whose affinity is then c). Deng et
+  /// al.'s public code clamps the product at 1e-6 before the square root (`drift_loss.py`:
+  /// `sqrt(clip(aff * aff_T, 1e-6))`), i.e. c = 1e-3; 0 = no floor (the paper's equations).
+  /// With a floor the sums no longer factor into kernel log-sums: the A-weighted sums take one
+  /// dense pass over all N (M + N) pairs (still no N x (M + N) buffer).
+  double affinity_floor = 0;
+};
+
+/// The paper's practical settings as its public code computes them: joint normalisation,
+/// self-mask, temperatures 0.02, 0.05, 0.2 on distances divided by their mean, each field divided
+/// by its RMS, affinities floored at 1e-3. Use with the Laplacian kernel exp(-|u| / tau) for the
+/// paper's field.
+inline drifting_options deng_drifting_options() {
+  drifting_options o;
+  o.norm = drifting_options::normalisation::joint;
+  o.self_mask = true;
+  o.temperatures = {0.02, 0.05, 0.2};
+  o.normalise_distances = true;
+  o.normalise_each = true;
+  o.affinity_floor = 1e-3;
+  return o;
+}
+
+/// The drifting field V(x) = V+(x) - V-(x) of Deng et al. (2026): mean-shift attraction to the
+/// targets minus mean-shift repulsion from the particles, with the kernel of the flow.
+///
+/// field() returns V itself. As a velocity of the flow it is divided by h^2 (the flow's
+/// bandwidth), so that an Euler step of size dt h^2 (the flow's default time unit) moves
+/// particles by dt V: with a Gaussian kernel and per-side normalisation this *is* the
+/// KL(q||p) flow, V = h^2 (s_p - s_q) (DESIGN 1.3). With kernel_gradient, V = s_p - s_q is
+/// already a velocity and is returned as is. The estimate is mean_i |V_i|^2 (the paper's loss).
+///
+/// Cost: per temperature 2 kernel passes (per_side) or 5 (joint), each O(N (M + N) d), plus one
+/// pass for the mean distance when normalise_distances. No N x M buffer.
+class drifting_field {
+public:
+  explicit drifting_field(drifting_options o = {}) : o_(std::move(o)) {
+    for (double t : o_.temperatures) detail::require_positive("gfd::drifting_field", "temperature", t);
+    if (!(o_.affinity_floor >= 0 && o_.affinity_floor < 1))
+      detail::fail("gfd::drifting_field", "affinity_floor must be in [0, 1), got ", o_.affinity_floor);
+  }
+  [[nodiscard]] const drifting_options& options() const noexcept { return o_; }
+  [[nodiscard]] std::string name() const { return "drifting"; }
+
+  /// V at every particle (d x N).
+  template <class Problem>
+  [[nodiscard]] auto field(const Problem& pb) const {
+    using Scalar = typename Problem::scalar_type;
+    constexpr int Dim = Problem::dim_at_compile_time;
+    using P = positions<Scalar, Dim>;
+    const Eigen::Index d = pb.particles.rows(), n = pb.particles.cols();
+    double scale = 1.0, data_scale = 1.0;
+    if (o_.normalise_distances) {
+      scale = mean_distance(pb);
+      if (!(scale > 0)) scale = 1.0;  // every point coincides: nothing to normalise
+      data_scale = scale / std::sqrt(static_cast<double>(d));
+    }
+    std::vector<double> bandwidths;
+    if (o_.temperatures.empty())
+      bandwidths.push_back(static_cast<double>(pb.h));
+    else
+      for (double t : o_.temperatures) bandwidths.push_back(t * scale);
+    P total = P::Zero(d, n);
+    for (double hb : bandwidths) {
+      P v = o_.norm == drifting_options::normalisation::joint ? joint_field(pb, Scalar(hb))
+                                                              : per_side_field(pb, Scalar(hb));
+      if (o_.normalise_each) {
+        const double rms = std::sqrt(static_cast<double>(v.squaredNorm()) / static_cast<double>(v.size()));
+        // the paper clamps V^2 at 1e-8 in normalised units
+        const double denom = std::max(rms / data_scale, 1e-4);
+        v *= Scalar(1.0 / denom);
+      }
+      total += v;
+    }
+    return total;
+  }
+
+  /// @throws gfd::invalid_argument for temperatures with a BandwidthBoundKernel (kept from the
+  ///         flow's former rule: the temperatures pick bandwidths the caller never chose).
+  template <class Problem, class V>
+  double velocity(const Problem& pb, V& v, bool want_estimate) const {
+    using K = typename Problem::kernel_type;
+    if constexpr (BandwidthBoundKernel<K>) {
+      if (!o_.temperatures.empty())
+        detail::fail("gfd::drifting_field::velocity", "drifting_field temperatures choose their own "
+                     "bandwidths, past the bandwidth-bound kernel '", K::name, "' the flow was "
+                     "given; use gfd::gaussian (the vMF kernel on the sphere) or no temperatures");
+    }
+    v = field(pb);
+    const double loss = static_cast<double>(v.squaredNorm()) / static_cast<double>(v.cols());
+    if (!o_.kernel_gradient) v /= pb.h * pb.h;
+    return want_estimate ? loss : std::numeric_limits<double>::quiet_NaN();
+  }
+
+private:
+  field_kind kind() const { return o_.kernel_gradient ? field_kind::score : field_kind::mean_shift; }
+
+  template <class Problem, class Scalar = typename Problem::scalar_type>
+  auto per_side_field(const Problem& pb, Scalar hb) const {
+    constexpr int Dim = Problem::dim_at_compile_time;
+    kernel_sums<Scalar, Dim> sp, sq;
+    pb.targets_at(hb).sums(pb.particles, sum_options{.field = kind(), .exclude_self = false}, sp);
+    pb.particles_at(hb, pb.uniform_particle_weights())
+        .sums(pb.particles, sum_options{.field = kind(), .exclude_self = o_.self_mask}, sq);
+    return positions<Scalar, Dim>(sp.field - sq.field);
+  }
+
+  // Alg. 2 without the N x (M + N) matrix. With logits l_ij (targets and particles as columns)
+  // R_i = logsumexp_j l_ij (row) and C_j = logsumexp_i l_ij (column),
+  // A_ij = exp(l_ij - (R_i + C_j) / 2). Passes with source log-weights -C_j / 2 give
+  // S+_i = sum_{j in targets} A_ij and the A-weighted mean shifts; then
+  // V_i = S-_i S+_i (mean+_i - mean-_i).
+  template <class Problem, class Scalar = typename Problem::scalar_type>
+  auto joint_field(const Problem& pb, Scalar hb) const {
+    constexpr int Dim = Problem::dim_at_compile_time;
+    using Vec = vector<Scalar>;
+    const Eigen::Index n = pb.particles.cols(), m = pb.targets.cols();
+    const Vec zeros_n = Vec::Zero(n);
+    // Target weights enter as multiplicities of their columns (uniform targets: a constant
+    // that cancels in both softmaxes up to the factor M, which we keep as in Alg. 2).
+    const Vec wt = pb.target_log_weights.array() + std::log(Scalar(m));
+    const sum_options plain{.field = kind(), .exclude_self = false};
+    const sum_options masked{.field = kind(), .exclude_self = o_.self_mask};
+    kernel_sums<Scalar, Dim> s;
+    // Sources prepared once for this temperature, re-weighted for each pass.
+    const auto particles = pb.particles_at(hb, zeros_n);
+    const auto targets = pb.targets_at(hb).reweighted(wt);
+    // Column log-sums: over particles, for target columns and for particle columns.
+    particles.sums(pb.targets, plain, s);
+    const Vec col_t = s.log_sum;  // a column's softmax does not see its multiplicity
+    particles.sums(pb.particles, masked, s);
+    const Vec col_p = s.log_sum;
+    // Row log-sums over all columns.
+    targets.sums(pb.particles, plain, s);
+    const Vec row_t = s.log_sum;
+    // The particle block's row sums are its column sums (a radial kernel is symmetric): col_p.
+    const Vec row = log_add_exp(row_t, col_p);
+    if (o_.affinity_floor > 0)
+      return floored_joint_field<Dim>(pb, hb, wt, col_t, col_p, row);
+    // A-weighted sums.
+    targets.reweighted(half_weights(wt, col_t)).sums(pb.particles, plain, s);
+    const Vec log_sp = s.log_sum.array() - Scalar(0.5) * row.array();
+    const positions<Scalar, Dim> mp = s.field;
+    particles.reweighted(half_weights(zeros_n, col_p)).sums(pb.particles, masked, s);
+    const Vec log_sn = s.log_sum.array() - Scalar(0.5) * row.array();
+    // A row without mass (compact kernel, isolated particle) has no field: -inf - -inf is NaN.
+    const Vec coeff = (log_sp + log_sn).unaryExpr([](Scalar l) { return std::isnan(l) ? Scalar(0) : std::exp(l); });
+    return positions<Scalar, Dim>((mp - s.field) * coeff.asDiagonal());
+  }
+
+  // Alg. 2 with floored affinities A_ij = max(exp(l_ij - (R_i + C_j) / 2), c): one dense pass
+  // over the pairs of each particle (in parallel over particles, no buffer), accumulating
+  // S+_i = sum_t A, M+_i = sum_t A (y_t - x_i), S-_i = sum_p A, M-_i = sum_p A (x_p - x_i);
+  // V_i = S-_i M+_i - S+_i M-_i. A masked self pair has affinity c (its logit is -inf) and adds
+  // to S-_i only (x_i - x_i = 0), as in the public code, where the self distance gets +100.
+  template <int Dim, class Problem, class Scalar, class Vec>
+  positions<Scalar, Dim> floored_joint_field(const Problem& pb, Scalar hb, const Vec& wt,
+                                             const Vec& col_t, const Vec& col_p, const Vec& row) const {
+    const auto& x = pb.particles;
+    const auto& y = pb.targets;
+    const auto& k = bind_bandwidth(pb.kernel, static_cast<double>(hb));
+    const Eigen::Index n = x.cols(), m = y.cols(), d = x.rows();
+    const Scalar c = static_cast<Scalar>(o_.affinity_floor);
+    const Scalar inv_h2 = Scalar(1) / (hb * hb);
+    positions<Scalar, Dim> v(d, n);
+    // A_ij from the logit l_ij (-inf outside a compact support: then the floor).
+    auto affinity = [&](Scalar l, Scalar half_row, Scalar col) {
+      const Scalar a = std::isinf(l) ? Scalar(0) : std::exp(l - half_row - Scalar(0.5) * col);
+      return std::max(a, c);
+    };
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * (m + n) * d >= 200000)
+#endif
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const auto xi = x.col(i);
+      const Scalar half_row = Scalar(0.5) * row(i);
+      Scalar sp = 0, sn = 0;
+      Eigen::Matrix<Scalar, Dim, 1> mp = Eigen::Matrix<Scalar, Dim, 1>::Zero(d);
+      Eigen::Matrix<Scalar, Dim, 1> mn = Eigen::Matrix<Scalar, Dim, 1>::Zero(d);
+      for (Eigen::Index j = 0; j < m; ++j) {
+        const Scalar t = (y.col(j) - xi).squaredNorm() * inv_h2;
+        const Scalar a = affinity(wt(j) + k.log_profile(t), half_row, col_t(j));
+        sp += a;
+        mp += a * (y.col(j) - xi);
+      }
+      for (Eigen::Index j = 0; j < n; ++j) {
+        if (j == i && o_.self_mask) {
+          sn += c;
+          continue;
+        }
+        const Scalar t = (x.col(j) - xi).squaredNorm() * inv_h2;
+        const Scalar a = affinity(k.log_profile(t), half_row, col_p(j));
+        sn += a;
+        mn += a * (x.col(j) - xi);
+      }
+      v.col(i) = sn * mp - sp * mn;
+    }
+    return v;
+  }
+
+  // log w_j - C_j / 2, with columns of zero mass (C_j = -inf, compact kernels) left out.
+  template <class Vec>
+  static Vec half_weights(const Vec& log_w, const Vec& col) {
+    using Scalar = typename Vec::Scalar;
+    Vec out(col.size());
+    for (Eigen::Index j = 0; j < col.size(); ++j)
+      out(j) = std::isinf(col(j)) ? -std::numeric_limits<Scalar>::infinity() : log_w(j) - Scalar(0.5) * col(j);
+    return out;
+  }
+
+  template <class Vec>
+  static Vec log_add_exp(const Vec& a, const Vec& b) {
+    Vec out(a.size());
+    for (Eigen::Index i = 0; i < a.size(); ++i) {
+      const auto mx = std::max(a(i), b(i));
+      out(i) = std::isinf(mx) ? mx : mx + std::log(std::exp(a(i) - mx) + std::exp(b(i) - mx));
+    }
+    return out;
+  }
+
+  // Mean Euclidean distance over particle-target and particle-particle pairs (self included,
+  // as in the paper's cdist before masking). O(N (M + N) d). Per-particle sums are added in
+  // index order, so the result is the same for any number of threads.
+  template <class Problem>
+  static double mean_distance(const Problem& pb) {
+    const auto& x = pb.particles;
+    const auto& y = pb.targets;
+    const Eigen::Index n = x.cols(), m = y.cols();
+    Eigen::VectorXd per(n);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * (m + n) * x.rows() >= 200000)
+#endif
+    for (Eigen::Index i = 0; i < n; ++i) {
+      double acc = 0;
+      for (Eigen::Index j = 0; j < m; ++j) acc += static_cast<double>((y.col(j) - x.col(i)).norm());
+      for (Eigen::Index j = 0; j < n; ++j) acc += static_cast<double>((x.col(j) - x.col(i)).norm());
+      per(i) = acc;
+    }
+    double total = 0;
+    for (Eigen::Index i = 0; i < n; ++i) total += per(i);
+    return total / (static_cast<double>(n) * static_cast<double>(m + n));
+  }
+
+  drifting_options o_;
+};
+
+
+}  // namespace gfd
