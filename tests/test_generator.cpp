@@ -27,8 +27,8 @@ Mat random_matrix(Eigen::Index r, Eigen::Index c, std::uint64_t seed, double sca
 }
 
 // A small network with non-trivial parameters (biases too), so every derivative is exercised.
-gfd::mlp small_network(std::uint64_t seed) {
-  gfd::mlp net({3, 5, 4, 2});
+gfd::nn::mlp small_network(std::uint64_t seed) {
+  gfd::nn::mlp net({3, 5, 4, 2});
   std::mt19937_64 rng(seed);
   net.initialise(rng, 1.3, 0.9);
   net.parameters() += 0.3 * random_matrix(net.parameter_count(), 1, seed + 1);
@@ -36,7 +36,7 @@ gfd::mlp small_network(std::uint64_t seed) {
 }
 
 // 0.5 mean_i |f(e_i) - T_i|^2 with the parameters p.
-double generic_loss(const gfd::mlp& net, const Vec& p, const Mat& e, const Mat& t) {
+double generic_loss(const gfd::nn::mlp& net, const Vec& p, const Mat& e, const Mat& t) {
   const Mat f = net.evaluate(e, &p);
   return 0.5 * (f - t).squaredNorm() / static_cast<double>(e.cols());
 }
@@ -91,10 +91,10 @@ std::string error_message(const std::string& bytes, const std::string& name = "m
 }  // namespace
 
 TEST_CASE("mlp backward equals central differences for every weight and bias", "[generator][mlp]") {
-  const gfd::mlp net = small_network(3);
+  const gfd::nn::mlp net = small_network(3);
   const Mat e = random_matrix(3, 7, 4);
   const Mat t = random_matrix(2, 7, 5);
-  gfd::mlp_workspace ws;
+  gfd::nn::mlp_workspace ws;
   const Mat f = net.forward(e, ws);
   // L = 0.5 mean |f - T|^2  =>  dL/df = (f - T) / B.
   Vec g;
@@ -118,11 +118,11 @@ TEST_CASE("mlp backward equals central differences for every weight and bias", "
 TEST_CASE("the stop-gradient loss of Eq. 6 has gradient -(2 eta / B) V df/dtheta", "[generator][mlp]") {
   // Loss (1/B) sum |f(e) - stopgrad(f(e) + eta V)|^2: with the target T = f0 + eta V held fixed,
   // its gradient at theta0 is (2/B) (f0 - T) df/dtheta = -(2 eta / B) V df/dtheta.
-  const gfd::mlp net = small_network(7);
+  const gfd::nn::mlp net = small_network(7);
   const Mat e = random_matrix(3, 9, 8);
   const Mat v = random_matrix(2, 9, 9);
   const double eta = 0.7;
-  gfd::mlp_workspace ws;
+  gfd::nn::mlp_workspace ws;
   const Mat f0 = net.forward(e, ws);
   const Mat target = f0 + eta * v;
   Vec g;
@@ -136,7 +136,7 @@ TEST_CASE("the stop-gradient loss of Eq. 6 has gradient -(2 eta / B) V df/dtheta
 TEST_CASE("silu and its derivative stay finite at extreme pre-activations", "[generator][mlp]") {
   Mat z(1, 5);
   z << -1000, -40, 0, 40, 1000;
-  const Mat s = gfd::mlp::silu(z), ds = gfd::mlp::silu_derivative(z);
+  const Mat s = gfd::nn::mlp::silu(z), ds = gfd::nn::mlp::silu_derivative(z);
   CHECK(s.allFinite());
   CHECK(ds.allFinite());
   CHECK(s(0, 2) == 0.0);
@@ -150,7 +150,7 @@ TEST_CASE("input_scale spreads the first layer's switching hyperplanes through t
   // W_1 ~ N(0, s^2 / k), b_1 ~ N(0, s^2); the deeper layers keep LeCun with zero biases.
   const int k = 2, width = 4000;
   const double s = 5.0;
-  gfd::mlp net({k, width, 64, 2});
+  gfd::nn::mlp net({k, width, 64, 2});
   std::mt19937_64 rng(3);
   net.initialise(rng, 1.0, 1.0, s);
   const Vec w1 = net.weight(1).reshaped();
@@ -170,14 +170,14 @@ TEST_CASE("input_scale spreads the first layer's switching hyperplanes through t
   CHECK(dist[static_cast<std::size_t>(width / 2)] > 0.3);
   CHECK(dist[static_cast<std::size_t>(width / 2)] < 1.2);
   // Without hidden layers there is no first hidden layer to scale: LeCun, zero bias.
-  gfd::mlp linear({k, 2});
+  gfd::nn::mlp linear({k, 2});
   linear.initialise(rng, 1.0, 1.0, s);
   CHECK(linear.bias(1).isZero(0.0));
   CHECK(linear.weight(1).cwiseAbs().maxCoeff() < 5.0);
 }
 
 TEST_CASE("adam: first step moves every parameter by lr against the gradient sign", "[generator][adam]") {
-  gfd::adam a;
+  gfd::nn::adam a;
   Vec theta = Vec::Zero(3), g(3);
   g << 2.0, -0.5, 1e-3;
   a.step(theta, g, 0.01);
@@ -196,10 +196,11 @@ TEST_CASE("the drift is h^2 times the velocity: KL and drifting agree for the Ga
   const Mat v_kl = gfd::generator_drift(gfd::kl(), x, y, h);
   // V = m_p - m_q = h^2 (s_p - s_q) (DESIGN 1.3).
   CHECK((v_drift - v_kl).cwiseAbs().maxCoeff() <= 1e-10 * v_drift.cwiseAbs().maxCoeff());
-  // Multipliers sum the fields at each bandwidth.
+  // Multipliers sum the velocities at each bandwidth in the base time unit h^2, as the flow
+  // does (one convention): the field at 2h enters as V(2h) / 2^2.
   const Mat v2 = gfd::generator_drift(gfd::drifting_field{}, x, y, h, {1.0, 2.0});
   const Mat v_wide = gfd::generator_drift(gfd::drifting_field{}, x, y, 2 * h);
-  CHECK((v2 - v_drift - v_wide).cwiseAbs().maxCoeff() <= 1e-12 * v2.cwiseAbs().maxCoeff());
+  CHECK((v2 - v_drift - v_wide / 4.0).cwiseAbs().maxCoeff() <= 1e-12 * v2.cwiseAbs().maxCoeff());
   // Deng's normalised temperatures ignore h: the same drift for any h.
   const gfd::drifting_field deng(gfd::deng_drifting_options());
   const Mat d1 = gfd::generator_drift(deng, x, y, 0.3, {1.0}, gfd::laplacian{});
@@ -468,7 +469,7 @@ TEST_CASE("bad options and data are rejected", "[generator][options]") {
   CHECK_THROWS_AS(rejects([](auto& o) { o.ema = 1.0; })(), gfd::invalid_argument);
   CHECK_THROWS_AS(rejects([](auto& o) { o.holdout = 99; })(), gfd::invalid_argument);
   CHECK_THROWS_AS(rejects([](auto& o) { o.widths = {4, 0}; })(), gfd::invalid_argument);
-  CHECK_THROWS_AS(rejects([](auto& o) { o.bandwidth = gfd::generator_bandwidth::fixed(0.0); })(),
+  CHECK_THROWS_AS(rejects([](auto& o) { o.bandwidth = gfd::bandwidth_schedule::fixed(0.0); })(),
                   gfd::invalid_argument);
   CHECK_THROWS_AS(rejects([](auto& o) { o.bandwidth.multipliers = {}; })(), gfd::invalid_argument);
   CHECK_THROWS_WITH(rejects([](auto& o) { o.lr_final = 2; })(), gfd_test::contains_substring("lr_final"));

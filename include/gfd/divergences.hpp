@@ -162,6 +162,7 @@ public:
   /// @param name       shown in reports
   /// @param f2         f''(r) for r > 0; must be >= 0 (f convex)
   /// @param f          f(r) in closed form (optional; else by quadrature of f2)
+  /// @param ratio      how density ratios are kept finite (ratio_policy)
   f_divergence(std::string name, function f2, function f = {}, ratio_policy ratio = {})
       : name_(std::move(name)), f2_(std::move(f2)), f_(std::move(f)), ratio_(ratio) {
     if (!f2_) detail::fail("gfd::f_divergence", "f'' is empty for '", name_, "'");

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file gfd.hpp
-/// @brief Umbrella header: everything gfd offers except the nanoflann tree evaluator.
+/// @brief Umbrella header: everything gfd offers except the nanoflann tree evaluator, the
+///        registries by name (registry.hpp) and the generator module (generator.hpp, target
+///        gfd::generator).
 #pragma once
 
 #include "bandwidth.hpp"    // IWYU pragma: export
@@ -8,7 +10,6 @@
 #include "error.hpp"        // IWYU pragma: export
 #include "evaluators/exact.hpp"  // IWYU pragma: export
 #include "flow.hpp"         // IWYU pragma: export
-#include "generator.hpp"    // IWYU pragma: export
 #include "io.hpp"           // IWYU pragma: export
 #include "kde.hpp"          // IWYU pragma: export
 #include "kernels.hpp"      // IWYU pragma: export

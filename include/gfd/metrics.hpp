@@ -392,6 +392,8 @@ template <class DerivedX, class DerivedY>
 /// quantile functions: integral_0^1 (F_x^{-1}(t) - F_y^{-1}(t))^2 dt (for N = M, the mean
 /// squared difference of the sorted projections). Invariant under permutations of either cloud.
 /// O(P ((N + M) d + N log N + M log M)) time, O(N + M) memory per thread.
+/// @param x d x N cloud
+/// @param y d x M cloud
 /// @param directions d x P matrix of nonzero finite directions.
 /// @throws gfd::invalid_argument on an empty cloud, differing dimensions, a non-finite
 ///         coordinate, or a zero or non-finite direction (names its column).
@@ -539,7 +541,10 @@ template <class Distance>
 ///   fraction_near = #{i : min_k |x_i - c_k| <= 3 stddev} / N.
 ///
 /// O(N K d) time, O(N + K) memory.
-/// @param x d x N particles, @param centres d x K mode centres, @param stddev mode scale (> 0).
+/// @param x d x N particles
+/// @param centres d x K mode centres
+/// @param stddev mode scale (> 0)
+/// @param min_count a mode counts as covered with at least this many particles near it
 /// @throws gfd::invalid_argument on an empty cloud, differing dimensions, a non-finite coordinate
 ///         (names the cloud and column), stddev not > 0, or min_count < 1.
 template <class DerivedX, class DerivedC>

@@ -138,6 +138,9 @@ template <class Scalar = double>
 /// above ~0.6 for every d and kappa), then x = W mu + sqrt(1 - W^2) v, v uniform among unit
 /// vectors orthogonal to mu. kappa = 0 gives the uniform distribution. Expected O(n d).
 /// @param mu unit mean direction (d >= 2), checked to 1e-6.
+/// @param kappa concentration (>= 0)
+/// @param n number of samples
+/// @param rng the seeded engine the samples are drawn from
 /// @throws gfd::invalid_argument if mu is not a unit vector of dimension >= 2, kappa < 0 or not
 ///         finite, or n < 0.
 template <class Scalar = double, class Derived>

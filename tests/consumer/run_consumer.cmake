@@ -93,9 +93,11 @@ endif()
 run("build consumer" ${CMAKE_COMMAND} --build "${WORK_DIR}/consumer-build" --config ${CONFIG})
 
 # Multi-config generators put the binary in a per-config subdirectory.
-find_program(consumer_exe gfd_consumer
-  PATHS "${WORK_DIR}/consumer-build" "${WORK_DIR}/consumer-build/${CONFIG}" NO_DEFAULT_PATH)
-if(NOT consumer_exe)
-  message(FATAL_ERROR "consumer (${MODE}): gfd_consumer executable not found")
-endif()
-run("run consumer" "${consumer_exe}")
+foreach(exe gfd_consumer gfd_generator_consumer)
+  find_program(${exe}_path ${exe}
+    PATHS "${WORK_DIR}/consumer-build" "${WORK_DIR}/consumer-build/${CONFIG}" NO_DEFAULT_PATH)
+  if(NOT ${exe}_path)
+    message(FATAL_ERROR "consumer (${MODE}): ${exe} executable not found")
+  endif()
+  run("run ${exe}" "${${exe}_path}")
+endforeach()

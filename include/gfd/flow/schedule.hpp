@@ -96,7 +96,7 @@ struct bandwidth_schedule {
       case mode::fixed: detail::require_positive(where, "bandwidth", h); break;
       case mode::rule:
         if (every < 1) detail::fail(where, "bandwidth rule interval must be >= 1, got ", every);
-        detail::require_positive(where, "bandwidth rule factor", factor);
+        detail::require_positive(where, "bandwidth factor", factor);
         break;
       case mode::anneal:
         if (!std::isnan(h_start)) detail::require_positive(where, "h_start", h_start);

@@ -1,17 +1,25 @@
 // SPDX-License-Identifier: MIT
-/// @file generator_commands.hpp
-/// @brief `gfd train` and `gfd generate`: train a one-step generator (gfd/generator.hpp) on a toy
-///        or a point-cloud file and save it; load a saved generator and write new samples.
-///
-/// Included by gfd.cpp inside its anonymous namespace, after its helpers (usage_error, num,
-/// fmt, check_output, read_cloud, make_kernel, make_divergence, the plot layers, set_threads).
-/// gfd.cpp includes <gfd/generator.hpp> at the top. The options mirror gfd::generator_options
-/// and default to the library's defaults.
-#pragma once
+/// @file train.cpp
+/// @brief `gfd train`: train a one-step generator (gfd/generator.hpp) on a toy or a point-cloud
+///        file and save it. The options mirror gfd::generator_options and default to the
+///        library's defaults.
 
-// ---------------------------------------------------------------------------------------------
-// gfd train
-// ---------------------------------------------------------------------------------------------
+#include "common.hpp"
+
+#include <gfd/bandwidth.hpp>
+#include <gfd/generator.hpp>
+#include <gfd/metrics.hpp>
+#include <gfd/toy.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <variant>
+
+namespace gfd_cli {
+namespace {
 
 struct train_args {
   std::string target, out, png, log;
@@ -19,7 +27,7 @@ struct train_args {
   long holdout = -1;     // -1: 2000 for toys, min(2000, 20%) for files
   gfd::generator_options opt;  // the library defaults; the options below fill it in
   std::string widths;    // "128,128,128": overrides width and depth
-  divergence_choice divergence{"drifting-deng"};
+  divergence_choice divergence{.name = "drifting-deng", .affinity_floor = 0};  // see --affinity-floor
   std::string temperatures = "0.02,0.05,0.2";
   std::string kernel = "laplacian";
   double imq_beta = 1.5;
@@ -67,12 +75,6 @@ void check_model_output(const std::string& path, const std::string& option) {
   if (std::filesystem::is_directory(path, ec)) throw usage_error(option + " " + path + ": is a directory");
 }
 
-std::string architecture(const gfd::generator_model& m) {
-  std::string s = std::to_string(m.noise_dim());
-  for (int w : m.hidden()) s += " -> " + std::to_string(w);
-  return s + " -> " + std::to_string(m.dim());
-}
-
 int cmd_train(train_args a) {
   const auto t_total = steady::now();
   // 1. Options, all checked before any work.
@@ -89,19 +91,17 @@ int cmd_train(train_args a) {
   o.bandwidth.multipliers = number_list(a.multipliers, "--multipliers");
   o.bandwidth.factor = a.bandwidth_factor;
   if (a.bandwidth == "scott" || a.bandwidth == "silverman" || a.bandwidth == "median") {
-    o.bandwidth.kind = gfd::generator_bandwidth::mode::rule;
+    o.bandwidth.kind = gfd::bandwidth_schedule::mode::rule;
     o.bandwidth.rule = gfd::parse_bandwidth_rule(a.bandwidth);
   } else {
-    o.bandwidth.kind = gfd::generator_bandwidth::mode::fixed;
+    o.bandwidth.kind = gfd::bandwidth_schedule::mode::fixed;
     o.bandwidth.h = positive_number(a.bandwidth, "--bandwidth");
   }
   const any_kernel kernel = make_kernel(a.kernel, a.imq_beta);
-  any_divergence divergence = make_divergence(a.divergence);
-  if (a.divergence.name == "drifting-deng") {
-    gfd::drifting_options d = gfd::deng_drifting_options();
-    d.temperatures = number_list(a.temperatures, "--temperatures");
-    divergence = gfd::drifting_field(d);
-  }
+  gfd::registry::divergence_parameters div_params = divergence_parameters_of(a.divergence);
+  if (a.divergence.name == "drifting-deng")
+    div_params.temperatures = number_list(a.temperatures, "--temperatures");
+  const any_divergence divergence = gfd::registry::make_divergence(a.divergence.name, div_params);
   set_threads(a.threads);
 
   // 2. Data: a toy sample or a file; the library holds `holdout` of them out (seeded split).
@@ -157,7 +157,7 @@ int cmd_train(train_args a) {
 
         // 3. Train, observing every observe_every steps (and after the last).
         const double sw2_start = trainer.holdout_sliced_w2();
-        const bool show = !a.quiet && GFD_ISATTY(2);
+        const bool show = !a.quiet && stderr_is_terminal();
         progress bar(show, o.steps);
         std::vector<gfd::generator_progress> log;
         gfd::generator_step last;
@@ -299,39 +299,113 @@ int cmd_train(train_args a) {
   return exit_ok;
 }
 
-// ---------------------------------------------------------------------------------------------
-// gfd generate
-// ---------------------------------------------------------------------------------------------
+}  // namespace
 
-struct generate_args {
-  std::string model, out, png;
-  long n = 1000;
-  std::uint64_t seed = 0;
-  int threads = 0;
-};
+command add_train_command(CLI::App& app) {
+  auto args = std::make_shared<train_args>();
+  train_args& a = *args;
+  // The options mirror gfd::generator_options and default to the library's defaults.
+  train_args ta;
+  const gfd::generator_options gd;
+  auto* train = app.add_subcommand(
+      "train", "Train a one-step generator (f(noise) ~ target, Deng et al.'s drifting) and save it");
+  train->add_option("--target", a.target, "Toy name (" + toy_list() + ") or a .csv/.npy point cloud")
+      ->required();
+  train->add_option("--out", a.out, "Model file to write (e.g. model.gfdgen)")->required();
+  train->add_option("--m", a.m, "Data points drawn from a toy (files: the whole file)")
+      ->check(CLI::Range(4L, 100000000L))
+      ->capture_default_str();
+  train
+      ->add_option("--holdout", a.holdout,
+                   "Data points held out for the sliced W2 (default: 2000, at most 20% of the data)")
+      ->check(CLI::NonNegativeNumber);
+  train->add_option("--steps", a.opt.steps, "Training steps")
+      ->check(CLI::Range(0L, 100000000L))
+      ->default_str(std::to_string(gd.steps));
+  train->add_option("--batch", a.opt.batch, "Generated samples per step")
+      ->check(CLI::Range(2L, 1000000L))
+      ->default_str(std::to_string(gd.batch));
+  train->add_option("--target-batch", a.opt.target_batch, "Data samples per step (0 = --batch)")
+      ->check(CLI::Range(0L, 1000000L))
+      ->default_str(std::to_string(gd.target_batch));
+  train->add_option("--lr", a.opt.lr, "Adam learning rate (peak)")
+      ->check(CLI::PositiveNumber)
+      ->default_str(num(gd.lr));
+  train->add_option("--lr-final", a.opt.lr_final, "Cosine decay to lr x this at the last step")
+      ->check(CLI::Range(0.0, 1.0))
+      ->default_str(num(gd.lr_final));
+  train->add_option("--warmup", a.opt.warmup, "Linear warm-up steps")
+      ->check(CLI::NonNegativeNumber)
+      ->default_str(std::to_string(gd.warmup));
+  train->add_option("--width", a.opt.width, "Hidden width")
+      ->check(CLI::Range(1, 1048576))
+      ->default_str(std::to_string(gd.width));
+  train->add_option("--depth", a.opt.depth, "Hidden layers")
+      ->check(CLI::Range(0, 255))
+      ->default_str(std::to_string(gd.depth));
+  train->add_option("--widths", a.widths, "Hidden widths W1,W2,... (overrides --width, --depth)");
+  train->add_option("--noise-dim", a.opt.noise_dim, "Noise dimension (0 = the data dimension)")
+      ->check(CLI::Range(0, 1048576))
+      ->default_str(std::to_string(gd.noise_dim));
+  train->add_option("--input-scale", a.opt.input_scale,
+                    "Scale s of the first layer at start, W ~ N(0, s^2/k), b ~ N(0, s^2) (0 = LeCun, zero biases)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->default_str(num(gd.input_scale));
+  train->add_option("--ema", a.opt.ema, "EMA decay of the sampling weights")
+      ->check(CLI::Range(0.0, 0.999999999))
+      ->default_str(num(gd.ema));
+  train->add_option("--eta", a.opt.eta, "Drift scale eta of the regression target f + eta V")
+      ->check(CLI::PositiveNumber)
+      ->default_str(num(gd.eta));
+  train->add_option("--grad-clip", a.opt.grad_clip, "Clip the gradient norm (0 = off)")
+      ->check(CLI::NonNegativeNumber)
+      ->default_str(num(gd.grad_clip));
+  train->add_option("--divergence", a.divergence.name, "Velocity field giving the drift V")
+      ->check(CLI::IsMember(divergence_names()))
+      ->capture_default_str();
+  train->add_option("--alpha", a.divergence.alpha, "alpha of --divergence alpha")
+      ->capture_default_str();
+  train
+      ->add_option("--affinity-floor", a.divergence.affinity_floor,
+                   "Floor on every affinity of --divergence drifting-deng (0 here: at batch 512 "
+                   "Deng et al.'s 1e-3 is a typical affinity and collapses the modes)")
+      ->check(CLI::Range(0.0, 0.999999))
+      ->capture_default_str();
+  train->add_option("--mix", a.divergence.mix, "Weights A:B for --divergence mixed")
+      ->capture_default_str();
+  train
+      ->add_option("--temperatures", a.temperatures,
+                   "Temperatures of --divergence drifting-deng, x the mean distance (replace the bandwidth)")
+      ->capture_default_str();
+  train->add_option("--kernel", a.kernel, "Kernel")
+      ->check(CLI::IsMember(kernel_names()))
+      ->capture_default_str();
+  train->add_option("--imq-beta", a.imq_beta, "Exponent of the imq kernel")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train
+      ->add_option("--bandwidth", a.bandwidth,
+                   "VALUE (standardised units), scott, silverman or median (rule on each data batch); "
+                   "not used by drifting-deng")
+      ->capture_default_str();
+  train->add_option("--bandwidth-factor", a.bandwidth_factor, "Multiplies the rule's bandwidth")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train->add_option("--multipliers", a.multipliers, "Sum the drift over bandwidths h c1, h c2, ...")
+      ->capture_default_str();
+  train->add_option("--seed", a.opt.seed, "Seed: toy data, initialisation, noise, batches, split")
+      ->capture_default_str();
+  train->add_option("--log-every", a.opt.observe_every, "Steps between held-out sliced W2 measurements")
+      ->check(CLI::Range(1L, 100000000L))
+      ->default_str(std::to_string(gd.observe_every));
+  train->add_option("--log", a.log, "Write the measurements (.csv: step, loss, drift2, lr, seconds, sliced_w2)");
+  train->add_option("--png", a.png, "Write a picture: target, untrained and trained samples (.png)");
+  train->add_option("--threads", a.threads, "OpenMP threads (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  train->add_flag("--quiet,-q", a.quiet,
+                  "No progress line (it is also off when stderr is not a terminal)");
 
-int cmd_generate(const generate_args& a) {
-  check_output(a.out, "--out", false);
-  check_output(a.png, "--png", true);
-  check_png_available(a.png, "--png");
-  set_threads(a.threads);
-  const gfd::generator_model model = gfd::load_generator(a.model);  // names the file on a fault
-  const auto t0 = steady::now();
-  const Eigen::MatrixXd x = model.generate(a.n, a.seed);
-  const double seconds = seconds_since(t0);
-  if (!x.allFinite())
-    throw std::runtime_error(a.model + ": the model produced non-finite samples");
-  std::vector<std::string> names;
-  for (Eigen::Index k = 0; k < x.rows(); ++k) names.push_back(gfd::default_column_name(k));
-  gfd::write_points(a.out, x, names);
-  std::cout << "gfd generate: " << a.n << " samples (d = " << x.rows() << ") from " << a.model
-            << " (" << architecture(model) << " SiLU network, " << model.steps_trained()
-            << " training steps), seed " << a.seed << ", in " << fmt("%.3f", seconds) << " s\n"
-            << "  wrote " << a.out << "\n";
-  if (!a.png.empty()) {
-    write_samples_png(a.png, x, "samples of " + std::filesystem::path(a.model).filename().string(),
-                      std::to_string(a.n) + " samples, seed " + std::to_string(a.seed));
-    std::cout << "  wrote " << a.png << "\n";
-  }
-  return exit_ok;
+  return {train, [args] { return cmd_train(*args); }};
 }
+
+}  // namespace gfd_cli

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-/// @file detail/mlp.hpp
+/// @file generator/nn.hpp
 /// @brief A small multilayer perceptron on Eigen for gfd's one-step generator: SiLU hidden
 ///        layers, linear output, batched forward and hand-written backward pass, Adam.
 ///
 /// Not a general deep-learning layer: exactly what gfd::generator_trainer needs, in double, with
 /// one flat parameter vector so that Adam, the moving average and the file format handle every
-/// weight the same way. Include <gfd/generator.hpp>, not this file; the types (gfd::mlp,
-/// gfd::mlp_workspace, gfd::adam) are public because a generator_model exposes its networks.
+/// weight the same way. Namespace gfd::nn (gfd::nn::mlp, gfd::nn::mlp_workspace, gfd::nn::adam):
+/// public because a generator_model exposes its networks, apart so that the names do not read
+/// as general gfd vocabulary. Part of the generator module (<gfd/generator.hpp>).
 #pragma once
 
 #include <Eigen/Core>
@@ -23,7 +24,7 @@
 #include "../error.hpp"
 #include "../toy.hpp"
 
-namespace gfd {
+namespace gfd::nn {
 
 /// Activations of one forward pass, kept for the backward pass. Reused between calls (no
 /// allocation once the batch size is fixed). Not shared between threads.
@@ -58,7 +59,7 @@ public:
   /// @throws gfd::invalid_argument on fewer than 2 sizes, a size out of range or more than 2^31
   ///         parameters.
   explicit mlp(std::vector<int> sizes) : sizes_(std::move(sizes)) {
-    constexpr std::string_view where = "gfd::mlp";
+    constexpr std::string_view where = "gfd::mlp";  // the name of old: messages stay unchanged
     if (sizes_.size() < 2) detail::fail(where, "needs at least an input and an output size, got ", sizes_.size(), " sizes");
     if (sizes_.size() > max_layers + 1)
       detail::fail(where, "at most ", max_layers, " layers, got ", sizes_.size() - 1);
@@ -258,4 +259,4 @@ private:
   long t_ = 0;
 };
 
-}  // namespace gfd
+}  // namespace gfd::nn

@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: MIT
-/// @file sphere_commands.hpp
+/// @file drift_sphere.cpp
 /// @brief `gfd drift --manifold sphere`: flows on the unit sphere S^{d-1} toward a von
 ///        Mises-Fisher mixture, the uniform distribution or a file of unit vectors, with geodesic
 ///        metrics and, on S^2, a picture of two orthographic hemispheres.
 ///
-/// Part of the `gfd` tool, not of the library: included by gfd.cpp after its own helpers
-/// (usage_error, drift_args, read_cloud, progress, the kernel and divergence tables, ...), which
-/// it reuses. The flow is gfd::flow<Kernel, double, Dynamic, Evaluator, gfd::unit_sphere>:
-/// velocities projected on tangent spaces, steps along great circles (Exp_x) or with the
-/// projection retraction (x + v) / |x + v| (--retraction).
+/// The flow is gfd::flow<Kernel, double, Dynamic, Evaluator, gfd::unit_sphere>: velocities
+/// projected on tangent spaces, steps along great circles (Exp_x) or with the projection
+/// retraction (x + v) / |x + v| (--retraction).
 ///
 /// Kernels are the tool's usual ones, applied to the chordal distance |x - y| = 2 sin(theta/2)
 /// between unit vectors. The default gaussian kernel is then exactly the von Mises-Fisher kernel:
@@ -19,28 +17,25 @@
 /// others are rejected with exit code 2, naming the file, the data row and the norm, unless
 /// --normalise asks to project them (x / |x|).
 
-#include <gfd/sphere.hpp>
+#include "drift.hpp"
 
+#include <gfd/bandwidth.hpp>
+#include <gfd/sphere.hpp>
+#include <gfd/toy.hpp>
+
+#include <filesystem>
 #include <numbers>
 
+namespace gfd_cli {
 namespace {
 
-/// The options `gfd drift` has only on the sphere (the rest are drift_args).
-struct sphere_args {
-  std::string manifold = "euclidean";
-  long dim = 3;         // ambient dimension d of the toys (S^{d-1})
-  long modes = 6;       // components of vmf-mixture
-  double kappa = 50.0;  // their concentration
-  bool normalise = false;
-  bool retraction = false;
-};
-
-const std::vector<std::string> sphere_toy_names{"vmf-mixture", "sphere-uniform"};
 /// Options that exist only on the sphere (rejected with --manifold euclidean).
 const std::vector<std::string> sphere_only_options{"--dim", "--modes", "--kappa", "--normalise",
                                                    "--retraction"};
 /// Accepted | |x| - 1 | of input points: the library's unit_sphere tolerance.
 constexpr double sphere_tolerance = gfd::unit_sphere{}.tolerance;
+
+}  // namespace
 
 void add_sphere_options(CLI::App* drift, sphere_args& s) {
   drift
@@ -76,6 +71,8 @@ bool sphere_requested(const CLI::App& drift, const sphere_args& s) {
                         ")");
   return false;
 }
+
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Input on the sphere
@@ -120,10 +117,8 @@ Eigen::MatrixXd sphere_points(Eigen::MatrixXd x, const std::string& option,
 }
 
 /// Everything a run on the sphere needs besides its options.
-struct sphere_problem {
-  Eigen::MatrixXd targets, heldout, reference, start;
-  std::vector<std::string> columns;
-  std::string target_name, start_name, heldout_note, reference_note, notes;
+struct sphere_problem : drift_problem {
+  std::string start_name, notes;
   std::optional<gfd::sphere::vmf_mixture_params> mixture;
 };
 
@@ -184,12 +179,10 @@ sphere_problem make_sphere_problem(const drift_args& a, const sphere_args& s,
     p.columns = t.columns;
     file_points = sphere_points(std::move(t.points), "--target", target, s.normalise, p.notes);
     p.target_name = std::filesystem::path(target).filename().string();
-    const Eigen::Index total = file_points.cols();
-    held = static_cast<Eigen::Index>(std::floor(a.holdout * static_cast<double>(total)));
-    if (held < 2 || total - held < 2) held = 0;
-    perm = permutation(total, seed + 2);
-    train = total - held;
-    if (a.m > 0) train = std::min<Eigen::Index>(train, a.m);
+    const target_split split = split_targets(file_points.cols(), a);
+    perm = split.perm;
+    held = split.held;
+    train = split.train;
     p.targets = columns_of(file_points, perm, static_cast<std::size_t>(held),
                            static_cast<std::size_t>(train));
   }
@@ -319,118 +312,110 @@ plot::layer flat_layer(const Eigen::MatrixXd& pts, plot::layer l) {
 // gfd drift --manifold sphere
 // ---------------------------------------------------------------------------------------------
 
-int cmd_drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& drift,
-                     bool explicit_outputs) {
-  const auto t_total = steady::now();
-  check_output(a.out, "--out", false);
-  check_output(a.trajectory, "--trajectory", false);
-  check_output(a.png, "--png", true);
-  check_png_available(a.png, "--png");
-  set_threads(a.threads);
+/// The sphere's part of the drift pipeline (drift.hpp).
+class sphere_space {
+public:
+  sphere_space(const drift_args& a, const sphere_args& s, const CLI::App& drift)
+      : a(a), s(s), drift(drift) {}
 
-  std::string bw_desc;
-  gfd::flow_options opt = drift_flow_options(a, bw_desc);
-  opt.retraction = s.retraction;
-  const any_kernel kernel = make_kernel(a.kernel, a.imq_beta);
-  const any_divergence divergence = make_divergence(a.divergence);
-  const std::string title = divergence_title(a.divergence);
+  // Pictures exist for S^1 and S^2 only, so the default is chosen once the dimension is known.
+  void before_run(bool, std::string&) const {}
+  void adjust(gfd::flow_options& opt) const { opt.retraction = s.retraction; }
+  void make_problem() { p = make_sphere_problem(a, s, drift); }
+  [[nodiscard]] const drift_problem& problem() const { return p; }
 
-  sphere_problem p = make_sphere_problem(a, s, drift);
-  const Eigen::Index d = p.targets.rows();
-  const Eigen::Index n = p.start.cols();
-
-  // Pictures exist for S^1 and S^2 only; an explicit --png elsewhere is a usage error, the
-  // no-option demo just says so.
-  std::string png = a.png;
-  if (!png.empty() && d > 3)
-    throw usage_error("--png " + png + ": pictures are drawn on S^1 and S^2 (d = 2, 3) only; "
-                      "this run is on S^" + std::to_string(d - 1) + " (d = " + std::to_string(d) +
-                      ")");
-  std::string no_picture;
-  if (!explicit_outputs) {
-    if (d > 3)
-      no_picture = "no picture: pictures are drawn on S^1 and S^2 only (d = " + std::to_string(d) +
-                   "); use --out FILE to save the particles";
-    else if (plot::available)
-      png = "gfd-drift-sphere.png";
-    else
-      no_picture = "no picture: built without Cairo; use --out FILE to save the particles";
+  // An explicit --png beyond S^2 is a usage error, the no-option demo just says so.
+  void after_problem(bool explicit_outputs, std::string& png) {
+    const Eigen::Index d = p.targets.rows();
+    if (!png.empty() && d > 3)
+      throw usage_error("--png " + png + ": pictures are drawn on S^1 and S^2 (d = 2, 3) only; "
+                        "this run is on S^" + std::to_string(d - 1) + " (d = " + std::to_string(d) +
+                        ")");
+    if (!explicit_outputs) {
+      if (d > 3)
+        no_picture = "no picture: pictures are drawn on S^1 and S^2 only (d = " + std::to_string(d) +
+                     "); use --out FILE to save the particles";
+      else if (plot::available)
+        png = "gfd-drift-sphere.png";
+      else
+        no_picture = "no picture: built without Cairo; use --out FILE to save the particles";
+    }
   }
 
-  const std::string step_name = s.retraction ? "projection retraction" : "exponential map";
-  std::cout << "gfd drift: " << title << " flow on the sphere S^" << d - 1 << " toward "
-            << p.target_name << ", N = " << n << " particles (start: " << p.start_name
-            << "), M = " << p.targets.cols() << " targets, d = " << d << "\n"
-            << "  " << a.kernel << " kernel of the chordal distance"
-            << (a.kernel == "gaussian" ? " (= von Mises-Fisher, kappa = 1/h^2)" : "")
-            << ", bandwidth " << bw_desc << ", " << a.stepper << " dt = " << num(a.dt)
-            << " (units of h^2) along the " << step_name << ", " << a.steps << " steps, seed "
-            << a.seed << ", " << thread_count() << " thread(s)\n"
-            << p.notes;
+  void print_header(const std::string& title, const std::string& bw_desc) const {
+    const Eigen::Index d = p.targets.rows();
+    std::cout << "gfd drift: " << title << " flow on the sphere S^" << d - 1 << " toward "
+              << p.target_name << ", N = " << p.start.cols() << " particles (start: " << p.start_name
+              << "), M = " << p.targets.cols() << " targets, d = " << d << "\n"
+              << "  " << a.kernel << " kernel of the chordal distance"
+              << (a.kernel == "gaussian" ? " (= von Mises-Fisher, kappa = 1/h^2)" : "")
+              << ", bandwidth " << bw_desc << ", " << a.stepper << " dt = " << num(a.dt)
+              << " (units of h^2) along the " << step_name() << ", " << a.steps << " steps, seed "
+              << a.seed << ", " << thread_count() << " thread(s)\n"
+              << p.notes;
+  }
 
   // Snapshot steps: start, end, and evenly spaced ones between (3 panels unless --snapshots).
-  const int panels = drift.count("--snapshots") > 0 ? std::max(2, a.snapshots) : 3;
-  const drift_run run = run_drift(a, opt, p.targets, p.start, png.empty() ? 0 : panels, kernel,
-                                  divergence, gfd::unit_sphere{sphere_tolerance});
-  const Eigen::MatrixXd& x = run.x;
-  const gfd::flow_report& rep = run.rep;
-  const auto& panel_shots = run.panel_shots;
-  const double flow_seconds = run.seconds;
-  auto bandwidths_used = [&](const char* arrow) { return run.bandwidths_used(opt, bw_desc, arrow); };
+  [[nodiscard]] int panels() const {
+    return drift.count("--snapshots") > 0 ? std::max(2, a.snapshots) : 3;
+  }
+  [[nodiscard]] gfd::unit_sphere manifold() const { return gfd::unit_sphere{sphere_tolerance}; }
 
   // Metrics: one bandwidth per kernel for every column. Scott's rule on the held-out set (a
   // chord), and the same as an angle: the scale of a KDE of the target, where missing or
   // misshapen modes show (the median distance, the plane's choice, is the scale of the whole
   // sphere and hardly tells a uniform cloud from a six-mode mixture on S^2).
-  const double h_chord =
-      gfd::choose_bandwidth(gfd::bandwidth_rule::scott, gfd::cloud_view<double>(p.heldout));
-  const double h_angle = 2 * std::asin(std::min(1.0, h_chord / 2));
-  const sphere_metrics m0 = measure_sphere(p.start, p, h_chord, h_angle);
-  const sphere_metrics m1 = measure_sphere(x, p, h_chord, h_angle);
-  const sphere_metrics mr = measure_sphere(p.reference, p, h_chord, h_angle);
-  if (!std::isfinite(m1.mmd_vmf) || !std::isfinite(m1.mmd_geo))
-    throw gfd::numerical_error("the final geodesic MMD^2 is not finite");
-
-  std::cout << "  flow: " << rep.steps << " steps in " << fmt("%.2f", flow_seconds) << " s ("
-            << fmt("%.2f", 1e3 * flow_seconds / std::max(1L, rep.steps)) << " ms/step), bandwidth "
-            << bandwidths_used(" -> ") << ", stopped by " << rep.stop_reason;
-  if (rep.rejected_steps) std::cout << ", " << rep.rejected_steps << " rejected steps";
-  std::cout << "\n\n"
-            << "Metrics on the sphere against the held-out set: " << p.heldout_note << "\n"
-            << "  (reference = " << p.reference_note << ";\n"
-            << "   MMD bandwidth: Scott's rule on the held-out set, chord " << num(h_chord)
-            << " = angle " << num(h_angle) << " rad)\n\n";
-  auto row = [](const std::string& name, const std::string& a0, const std::string& a1,
-                const std::string& ar) {
-    std::printf("  %-46s %12s %12s %12s\n", name.c_str(), a0.c_str(), a1.c_str(), ar.c_str());
-  };
-  row("", "start", "final", "reference");
-  row("geodesic MMD^2, vMF kernel (kappa = " + num(1 / (h_chord * h_chord)) + ")",
-      num(m0.mmd_vmf), num(m1.mmd_vmf), num(mr.mmd_vmf));
-  row("geodesic MMD^2, Gaussian in angle (h = " + num(h_angle) + ")", num(m0.mmd_geo),
-      num(m1.mmd_geo), num(mr.mmd_geo));
-  if (p.mixture) {
-    auto cov = [](const sphere_metrics& v) {
-      return std::to_string(v.cov->modes_covered) + "/" + std::to_string(v.cov->modes);
-    };
-    auto near = [](const sphere_metrics& v) { return fmt("%.1f%%", 100 * v.cov->fraction_near); };
-    row("modes covered (>= N/10K points)", cov(m0), cov(m1), cov(mr));
-    row("within " + num(coverage_radius(*p.mixture)) + " rad of a mode", near(m0), near(m1),
-        near(mr));
+  void prepare_metrics() {
+    h_chord = gfd::choose_bandwidth(gfd::bandwidth_rule::scott, gfd::cloud_view<double>(p.heldout));
+    h_angle = 2 * std::asin(std::min(1.0, h_chord / 2));
   }
-  row("max | |x| - 1 |", num(m0.norm_error), num(m1.norm_error), num(mr.norm_error));
-  std::cout << "\n  final geodesic MMD^2 (vMF kernel) " << num(m1.mmd_vmf) << ", noise floor "
-            << num(mr.mmd_vmf) << "; start " << num(m0.mmd_vmf) << "\n";
+  [[nodiscard]] sphere_metrics measure(const Eigen::MatrixXd& x) const {
+    return measure_sphere(x, p, h_chord, h_angle);
+  }
+  void check_final(const sphere_metrics& m1) const {
+    if (!std::isfinite(m1.mmd_vmf) || !std::isfinite(m1.mmd_geo))
+      throw gfd::numerical_error("the final geodesic MMD^2 is not finite");
+  }
 
-  run.write_outputs(a, p.columns);
-  if (!png.empty()) {
+  void print_metrics(const sphere_metrics& m0, const sphere_metrics& m1,
+                     const sphere_metrics& mr) const {
+    std::cout << "Metrics on the sphere against the held-out set: " << p.heldout_note << "\n"
+              << "  (reference = " << p.reference_note << ";\n"
+              << "   MMD bandwidth: Scott's rule on the held-out set, chord " << num(h_chord)
+              << " = angle " << num(h_angle) << " rad)\n\n";
+    auto row = [](const std::string& name, const std::string& a0, const std::string& a1,
+                  const std::string& ar) {
+      std::printf("  %-46s %12s %12s %12s\n", name.c_str(), a0.c_str(), a1.c_str(), ar.c_str());
+    };
+    row("", "start", "final", "reference");
+    row("geodesic MMD^2, vMF kernel (kappa = " + num(1 / (h_chord * h_chord)) + ")",
+        num(m0.mmd_vmf), num(m1.mmd_vmf), num(mr.mmd_vmf));
+    row("geodesic MMD^2, Gaussian in angle (h = " + num(h_angle) + ")", num(m0.mmd_geo),
+        num(m1.mmd_geo), num(mr.mmd_geo));
+    if (p.mixture) {
+      auto cov = [](const sphere_metrics& v) {
+        return std::to_string(v.cov->modes_covered) + "/" + std::to_string(v.cov->modes);
+      };
+      auto near = [](const sphere_metrics& v) { return fmt("%.1f%%", 100 * v.cov->fraction_near); };
+      row("modes covered (>= N/10K points)", cov(m0), cov(m1), cov(mr));
+      row("within " + num(coverage_radius(*p.mixture)) + " rad of a mode", near(m0), near(m1),
+          near(mr));
+    }
+    row("max | |x| - 1 |", num(m0.norm_error), num(m1.norm_error), num(mr.norm_error));
+    std::cout << "\n  final geodesic MMD^2 (vMF kernel) " << num(m1.mmd_vmf) << ", noise floor "
+              << num(mr.mmd_vmf) << "; start " << num(m0.mmd_vmf) << "\n";
+  }
+
+  void draw(const std::string& png, const drift_context& c, const sphere_metrics& m1,
+            const sphere_metrics& mr) const {
+    const Eigen::Index d = p.targets.rows();
+    const auto& panel_shots = c.run.panel_shots;
     plot::figure fig;
-    fig.title = title + " flow on " + (d == 3 ? "S\u00b2" : "S\u00b9") + " toward " +
+    fig.title = c.title + " flow on " + (d == 3 ? "S\u00b2" : "S\u00b9") + " toward " +
                 p.target_name;
-    fig.subtitle = "N = " + std::to_string(n) + ", M = " + std::to_string(p.targets.cols()) +
+    fig.subtitle = "N = " + std::to_string(p.start.cols()) + ", M = " + std::to_string(p.targets.cols()) +
                    ", " + (a.kernel == "gaussian" ? "vMF" : a.kernel) + " kernel, h " +
-                   bandwidths_used(" \u2192 ") + ", " + a.stepper + " dt = " + num3(a.dt) +
-                   ", " + step_name;
+                   c.bandwidths + ", " + a.stepper + " dt = " + num3(a.dt) + ", " + step_name();
     // The final metrics, under the title of the last panel of the first row.
     std::vector<std::string> final_notes{"MMD\u00b2 " + num3(m1.mmd_vmf) + " (floor " +
                                          num3(mr.mmd_vmf) + ")"};
@@ -442,7 +427,7 @@ int cmd_drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& 
     fig.columns = static_cast<int>(panel_shots.size());
     fig.x_label = p.columns[0];
     plot::layer tl = target_layer(p.targets, "target samples");
-    const plot::layer pl = particle_layer(x, "particles");
+    const plot::layer pl = particle_layer(c.run.x, "particles");
     plot::layer centres;
     centres.colour = plot::colours::marks;
     centres.radius = 2.5;
@@ -484,9 +469,29 @@ int cmd_drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& 
     std::cout << "  wrote " << png << " (" << panel_shots.size() << " snapshots"
               << (d == 3 ? ", each as two orthographic hemispheres" : "") << ")\n";
   }
-  if (!no_picture.empty()) std::cout << "  " << no_picture << "\n";
-  std::cout << "  wall time " << fmt("%.2f", seconds_since(t_total)) << " s\n";
-  return exit_ok;
+
+  void finish() const {
+    if (!no_picture.empty()) std::cout << "  " << no_picture << "\n";
+  }
+
+private:
+  [[nodiscard]] std::string step_name() const {
+    return s.retraction ? "projection retraction" : "exponential map";
+  }
+
+  const drift_args& a;
+  const sphere_args& s;
+  const CLI::App& drift;
+  sphere_problem p;
+  std::string no_picture;
+  double h_chord = 0, h_angle = 0;
+};
+}  // namespace
+
+int drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& drift,
+                 bool explicit_outputs) {
+  sphere_space space(a, s, drift);
+  return run_drift_command(a, explicit_outputs, space);
 }
 
-}  // namespace
+}  // namespace gfd_cli

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: MIT
+/// @file common.cpp
+/// @brief The helpers the `gfd` tool's commands share (common.hpp).
+
+#include "common.hpp"
+
+#include <gfd/random.hpp>
+
+#include <gfd/toy.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <numeric>
+#include <tuple>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef _WIN32
+#include <io.h>
+#define GFD_ISATTY(fd) _isatty(fd)
+#else
+#include <unistd.h>
+#define GFD_ISATTY(fd) ::isatty(fd)
+#endif
+
+namespace gfd_cli {
+
+double seconds_since(steady::time_point t0) {
+  return std::chrono::duration<double>(steady::now() - t0).count();
+}
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+/// 3 significant digits, for pictures.
+std::string num3(double v) {
+  const double a = std::abs(v);
+  return (v == 0 || (a >= 1e-3 && a < 1e5)) ? fmt("%.3g", v) : fmt("%.2e", v);
+}
+/// Compact number: 4 significant digits, scientific when far from 1.
+std::string num(double v) {
+  if (v == 0) return "0";
+  const double a = std::abs(v);
+  return (a >= 1e-3 && a < 1e5) ? fmt("%.4g", v) : fmt("%.3e", v);
+}
+
+std::string lower_extension(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+/// Checks an output path before any work is done: extension and existing directory.
+void check_output(const std::string& path, const std::string& option, bool png) {
+  if (path.empty()) return;
+  const std::string ext = lower_extension(path);
+  if (png ? ext != ".png" : ext != ".csv" && ext != ".npy")
+    throw usage_error(option + " " + path + ": expected a " + (png ? ".png" : ".csv or .npy") +
+                      " file name, got extension '" + ext + "'");
+  const auto dir = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+    throw usage_error(option + " " + path + ": directory '" + dir.string() + "' does not exist");
+  if (std::filesystem::is_directory(path, ec))
+    throw usage_error(option + " " + path + ": is a directory");
+}
+
+void check_png_available(const std::string& path, const std::string& option) {
+  if (!path.empty() && !plot::available)
+    throw usage_error(option + " " + path +
+                      ": this gfd was built without Cairo (libcairo2-dev), so it cannot draw "
+                      "pictures; rebuild with Cairo or drop " +
+                      option);
+}
+
+/// A strictly positive finite number, or nullopt when `s` is not a number at all.
+std::optional<double> parse_number(const std::string& s) {
+  double v = 0;
+  const char* b = s.data();
+  const char* e = b + s.size();
+  if (b != e && *b == '+') ++b;
+  const auto [ptr, ec] = std::from_chars(b, e, v);
+  if (ec != std::errc() || ptr != e) return std::nullopt;
+  return v;
+}
+
+double positive_number(const std::string& s, const std::string& what) {
+  const auto v = parse_number(s);
+  if (!v) throw usage_error(what + ": '" + s + "' is not a number");
+  if (!(std::isfinite(*v) && *v > 0))
+    throw usage_error(what + ": must be finite and > 0, got " + s);
+  return *v;
+}
+
+/// Reads a point cloud with its column names (x0, x1, ... for .npy and header-less CSV).
+gfd::table read_cloud(const std::string& path, Eigen::Index expected_dim) {
+  if (lower_extension(path) == ".csv") return gfd::read_csv_table(path, expected_dim);
+  gfd::table t;
+  t.points = gfd::read_points(path, expected_dim);  // throws for other extensions
+  for (Eigen::Index k = 0; k < t.points.rows(); ++k) t.columns.push_back(gfd::default_column_name(k));
+  return t;
+}
+
+/// A point cloud "NAME" (toy) or "FILE"; n points of a toy, drawn with `seed`.
+bool is_toy(const std::string& s) { return gfd::toy::exists(s); }
+
+std::string toy_list() {
+  std::string s;
+  for (const auto& n : gfd::toy::names()) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+std::uint64_t random_index(std::mt19937_64& rng, std::uint64_t n) {
+  // The library's one unbiased index (gfd/random.hpp): the same draws as the former plain
+  // modulo except in the rare rejected ones (probability below 2n / 2^64 per draw).
+  return gfd::uniform_index(rng, n);
+}
+
+std::vector<Eigen::Index> permutation(Eigen::Index n, std::uint64_t seed) {
+  std::vector<Eigen::Index> p(static_cast<std::size_t>(n));
+  std::iota(p.begin(), p.end(), Eigen::Index{0});
+  std::mt19937_64 rng(seed);
+  for (Eigen::Index i = n - 1; i > 0; --i) {
+    const auto j = static_cast<Eigen::Index>(random_index(rng, static_cast<std::uint64_t>(i + 1)));
+    std::swap(p[static_cast<std::size_t>(i)], p[static_cast<std::size_t>(j)]);
+  }
+  return p;
+}
+
+Eigen::MatrixXd columns_of(const Eigen::MatrixXd& x, const std::vector<Eigen::Index>& idx,
+                           std::size_t from, std::size_t count) {
+  Eigen::MatrixXd out(x.rows(), static_cast<Eigen::Index>(count));
+  for (std::size_t k = 0; k < count; ++k)
+    out.col(static_cast<Eigen::Index>(k)) = x.col(idx[from + k]);
+  return out;
+}
+
+void set_threads(int threads) {
+  if (threads <= 0) return;
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#else
+  if (threads > 1)
+    std::cerr << "gfd: warning: built without OpenMP, --threads " << threads << " ignored\n";
+#endif
+}
+
+int thread_count() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+bool stderr_is_terminal() { return GFD_ISATTY(2) != 0; }
+
+// ---------------------------------------------------------------------------------------------
+// Kernels, divergences, steppers and evaluators by name
+// ---------------------------------------------------------------------------------------------
+
+const std::vector<std::string>& kernel_names() {
+  static const std::vector<std::string> names = gfd::registry::kernel_names<kernel_set>();
+  return names;
+}
+const std::vector<std::string>& divergence_names() {
+  static const std::vector<std::string> names = gfd::registry::divergence_names();
+  return names;
+}
+const std::vector<std::string>& stepper_names() {
+  static const std::vector<std::string> names = gfd::registry::stepper_names();
+  return names;
+}
+const std::vector<std::string>& evaluator_names() {
+  static const std::vector<std::string> names = gfd::registry::evaluator_names();
+  return names;
+}
+
+any_kernel make_kernel(const std::string& name, double imq_beta) {
+  return gfd::registry::make_kernel<kernel_set>(name, {.imq_beta = imq_beta});
+}
+
+any_evaluator make_evaluator(const std::string& name, double tolerance) {
+  return gfd::registry::make_evaluator(name, {.tolerance = tolerance});
+}
+
+std::pair<double, double> parse_pair(const std::string& s, const std::string& what) {
+  const auto colon = s.find(':');
+  if (colon == std::string::npos) throw usage_error(what + ": expected A:B, got '" + s + "'");
+  const auto a = parse_number(s.substr(0, colon)), b = parse_number(s.substr(colon + 1));
+  if (!a || !b || !std::isfinite(*a) || !std::isfinite(*b) || *a < 0 || *b < 0 || *a + *b <= 0)
+    throw usage_error(what + ": expected two non-negative numbers A:B, got '" + s + "'");
+  return {*a, *b};
+}
+
+gfd::registry::divergence_parameters divergence_parameters_of(const divergence_choice& c) {
+  gfd::registry::divergence_parameters p;
+  p.alpha = c.alpha;
+  p.affinity_floor = c.affinity_floor;
+  if (c.name == "mixed") std::tie(p.mix_reverse_kl, p.mix_chi2) = parse_pair(c.mix, "--mix");
+  return p;
+}
+
+any_divergence make_divergence(const divergence_choice& c) {
+  return gfd::registry::make_divergence(c.name, divergence_parameters_of(c));
+}
+
+/// The functional in mathematical notation, for titles.
+std::string divergence_title(const divergence_choice& c) {
+  if (c.name == "kl") return "KL(q\u2016p)";
+  if (c.name == "reverse-kl") return "KL(p\u2016q)";
+  if (c.name == "chi2") return "\u03c7\u00b2(q\u2016p)";
+  if (c.name == "chi2-reverse") return "\u03c7\u00b2(p\u2016q)";
+  if (c.name == "js") return "Jensen-Shannon";
+  if (c.name == "hellinger") return "squared Hellinger";
+  if (c.name == "alpha") return "\u03b1-divergence (\u03b1 = " + num(c.alpha) + ")";
+  if (c.name == "mmd") return "MMD\u00b2";
+  if (c.name == "mixed") {
+    const auto [a, b] = parse_pair(c.mix, "--mix");
+    return num(a) + " KL(p\u2016q) + " + num(b) + " \u03c7\u00b2(q\u2016p)";
+  }
+  if (c.name == "drifting") return "drifting field";
+  if (c.name == "drifting-deng") return "drifting field (Deng et al. settings)";
+  return c.name;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pictures
+// ---------------------------------------------------------------------------------------------
+
+/// The two plotted coordinates of a cloud: its first two rows, or for 1-D data the value
+/// against a deterministic vertical jitter in [-1, 1].
+Eigen::MatrixXd plane(const Eigen::MatrixXd& x, std::size_t max_points) {
+  Eigen::MatrixXd p(2, std::min<Eigen::Index>(x.cols(), static_cast<Eigen::Index>(max_points)));
+  const double stride = static_cast<double>(x.cols()) / static_cast<double>(p.cols());
+  std::mt19937_64 rng(12345);
+  for (Eigen::Index i = 0; i < p.cols(); ++i) {
+    const auto src = static_cast<Eigen::Index>(static_cast<double>(i) * stride);
+    p(0, i) = x(0, src);
+    p(1, i) = x.rows() > 1 ? x(1, src) : -1.0 + 2.0 * static_cast<double>(rng() >> 11) * 0x1.0p-53;
+  }
+  return p;
+}
+
+plot::layer target_layer(const Eigen::MatrixXd& y, const std::string& label) {
+  plot::layer l;
+  l.points = plane(y);
+  l.colour = plot::colours::target;
+  // Fainter discs for bigger clouds, so the cloud reads as a density.
+  l.colour.a =
+      std::clamp(0.30 * std::sqrt(1000.0 / static_cast<double>(l.points.cols())), 0.05, 0.35);
+  l.radius = 2.0;
+  l.label = label;
+  return l;
+}
+
+plot::layer particle_layer(const Eigen::MatrixXd& x, const std::string& label) {
+  plot::layer l;
+  l.points = plane(x);
+  l.colour = plot::colours::particles;
+  const double n = static_cast<double>(l.points.cols());
+  l.radius = std::clamp(1.7 * std::pow(1000.0 / n, 0.25), 0.8, 2.6);
+  l.label = label;
+  return l;
+}
+
+std::string dims_note(Eigen::Index d) {
+  if (d == 1) return " (1-D data against a vertical jitter)";
+  if (d > 2) return " (first 2 of " + std::to_string(d) + " coordinates)";
+  return "";
+}
+
+/// One panel of samples (`gfd sample --png`, `gfd generate --png`).
+void write_samples_png(const std::string& path, const Eigen::MatrixXd& x, const std::string& title,
+                       const std::string& subtitle) {
+  plot::figure fig;
+  fig.title = title + dims_note(x.rows());
+  fig.subtitle = subtitle;
+  fig.panel_width = 420;
+  plot::panel pn;
+  pn.layers = {particle_layer(x, "")};
+  fig.panels.push_back(std::move(pn));
+  if (x.rows() == 1) fig.y_label = "jitter";
+  plot::write_png(path, fig);
+}
+
+}  // namespace gfd_cli

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+/// @file drift.hpp
+/// @brief `gfd drift`, one pipeline for the plane and the sphere: the options, the run of the
+///        flow with its snapshots, and the scaffolding around it (output checks, header, flow
+///        line, metrics, outputs, picture, wall time) written once, with the manifold-specific
+///        parts supplied by a "space" (drift_plane.cpp, drift_sphere.cpp).
+///
+/// A space S provides (p a drift_problem, m the space's metrics):
+///
+/// | expression                               | semantics                                       |
+/// |------------------------------------------|-------------------------------------------------|
+/// | `s.before_run(explicit, png)`            | the picture default known before any work      |
+/// | `s.adjust(opt)`                          | manifold options of the flow (retraction)       |
+/// | `s.make_problem()`                       | targets, start, held-out and reference sets     |
+/// | `s.problem()`                            | const drift_problem&                            |
+/// | `s.after_problem(explicit, png)`         | the picture checks that need the dimension      |
+/// | `s.print_header(title, bw_desc)`         | the header lines                                |
+/// | `s.panels()`                             | snapshots of the picture                        |
+/// | `s.manifold()`                           | the flow's manifold (gfd::euclidean, unit_sphere)|
+/// | `s.prepare_metrics()`                    | the metrics' bandwidths, after the run          |
+/// | `s.measure(x)`                           | m for start, final and reference                |
+/// | `s.check_final(m1)`                      | throws if the final metrics are not usable      |
+/// | `s.print_metrics(m0, m1, mr)`            | the metrics table                               |
+/// | `s.draw(png, ctx, m1, mr)`               | the picture                                     |
+/// | `s.finish()`                             | the closing notes                               |
+#pragma once
+
+#include "common.hpp"
+
+#include <gfd/flow.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <iostream>
+#include <limits>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace gfd_cli {
+
+/// The options of `gfd drift` shared by the plane and the sphere.
+struct drift_args {
+  std::string target = "8gaussians";
+  std::string init = "gaussian";
+  long n = 1000;
+  long m = 0;  // 0: same as n (toys) / the whole training part (files)
+  long steps = gfd::flow_options{}.max_steps;
+  double dt = gfd::flow_options{}.dt;
+  double max_displacement = gfd::flow_options{}.max_displacement;
+  divergence_choice divergence;
+  std::string kernel = "gaussian";
+  double imq_beta = 1.5;
+  std::string bandwidth;
+  bool anneal = false;
+  std::string anneal_range;
+  std::string stepper = "euler";
+  std::uint64_t seed = 0;
+  double holdout = 0.2;
+  std::string out, png, trajectory;
+  long trajectory_every = 0;
+  int snapshots = 5;
+  int threads = 0;
+  bool quiet = false;
+  std::string evaluator = "exact";
+  double tolerance = 1e-3;
+};
+
+/// The options `gfd drift` has only on the sphere (the rest are drift_args).
+struct sphere_args {
+  std::string manifold = "euclidean";
+  long dim = 3;         // ambient dimension d of the toys (S^{d-1})
+  long modes = 6;       // components of vmf-mixture
+  double kappa = 50.0;  // their concentration
+  bool normalise = false;
+  bool retraction = false;
+};
+
+/// Registers the sphere's options on `drift` (drift_sphere.cpp).
+void add_sphere_options(CLI::App* drift, sphere_args& s);
+/// Whether the sphere applies; rejects sphere-only options on the Euclidean path.
+bool sphere_requested(const CLI::App& drift, const sphere_args& s);
+/// `gfd drift` in the plane (drift_plane.cpp) and on the sphere (drift_sphere.cpp).
+int drift_plane(const drift_args& a, bool explicit_outputs);
+int drift_sphere(const drift_args& a, const sphere_args& s, const CLI::App& drift,
+                 bool explicit_outputs);
+
+/// What every run needs besides its options; spaces add their own fields.
+struct drift_problem {
+  Eigen::MatrixXd targets, heldout, reference, start;
+  std::vector<std::string> columns;
+  std::string target_name;  // for titles
+  std::string heldout_note, reference_note;
+};
+
+/// The seeded split of a target file of `total` points: a permutation (seed + 2), the first
+/// `held` of it held out (--holdout, none when fewer than 2 would be on either side), the next
+/// `train` the targets (at most --m).
+struct target_split {
+  std::vector<Eigen::Index> perm;
+  Eigen::Index held = 0, train = 0;
+};
+target_split split_targets(Eigen::Index total, const drift_args& a);
+
+/// The flow options shared by the plane and the sphere; `bw_desc` receives the bandwidth
+/// schedule's description.
+gfd::flow_options drift_flow_options(const drift_args& a, std::string& bw_desc);
+
+struct snapshot {
+  long step;
+  double time, bandwidth;
+  Eigen::MatrixXd x;
+};
+
+/// A finished drift run with the snapshots its picture (`panels`) and --trajectory need.
+struct drift_run {
+  Eigen::MatrixXd x;
+  gfd::flow_report rep;
+  double first_h = std::numeric_limits<double>::quiet_NaN();  ///< bandwidth of the first step
+  double seconds = 0;
+  long traj_every = 1;
+  std::vector<snapshot> panel_shots, traj_shots;
+
+  /// Writes --out (the final particles) and --trajectory (columns step, particle, then the
+  /// coordinates `columns`) when asked for, each atomically, and says so.
+  void write_outputs(const drift_args& a, const std::vector<std::string>& columns) const;
+  /// The --trajectory table: a row per particle and snapshot.
+  void write_trajectory(const std::string& path, const std::vector<std::string>& columns) const;
+  /// The bandwidths actually used (`arrow` between the first and the last of an annealing).
+  [[nodiscard]] std::string bandwidths_used(const gfd::flow_options& opt, const std::string& bw_desc,
+                                            const char* arrow) const;
+};
+
+/// What a space's picture needs to know about the run.
+struct drift_context {
+  const drift_args& args;
+  const drift_run& run;
+  const std::string& title;
+  const std::string bandwidths;  ///< bandwidths_used with an arrow, for pictures
+};
+
+/// Runs the flow from `start` on manifold M (the plane or the sphere), with the progress line,
+/// `panels` picture snapshots (none when `panels` is 0: no picture) and the --trajectory
+/// snapshots. The kernel, divergence and evaluator are visited once: the flow is typed.
+template <class M>
+drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
+                    const Eigen::MatrixXd& targets, const Eigen::MatrixXd& start, int panels,
+                    const any_kernel& kernel, const any_divergence& divergence,
+                    const any_evaluator& evaluator, const M& manifold) {
+  drift_run r;
+  r.x = start;
+  // Snapshot steps: evenly spaced over the run, including the start and the end.
+  std::vector<long> panel_steps;
+  for (int k = 0; k < panels; ++k)
+    panel_steps.push_back(static_cast<long>(
+        std::llround(static_cast<double>(k) * static_cast<double>(a.steps) / (panels - 1))));
+  r.traj_every = a.trajectory_every > 0 ? a.trajectory_every : std::max(1L, a.steps / 50);
+  if (panels > 0) r.panel_shots.push_back({0, 0, std::numeric_limits<double>::quiet_NaN(), r.x});
+  if (!a.trajectory.empty()) r.traj_shots.push_back({0, 0, 0, r.x});
+
+  progress bar(!a.quiet && stderr_is_terminal(), a.steps);
+  const auto t_flow = steady::now();
+  std::visit(
+      [&](const auto& k, const auto& div, const auto& ev) {
+        using K = std::decay_t<decltype(k)>;
+        using E = std::decay_t<decltype(ev)>;
+        auto observe = [&](const gfd::flow_state<double, Eigen::Dynamic>& st) {
+          bar.update(st.step, [&] {
+            return "t = " + num(st.time) + "  h = " + num(st.bandwidth) + "  estimate = " +
+                   (std::isnan(st.estimate) ? std::string("-") : num(st.estimate));
+          });
+          if (st.step == 1) r.first_h = st.bandwidth;
+          if (panels > 0 &&
+              std::find(panel_steps.begin() + 1, panel_steps.end(), st.step) != panel_steps.end())
+            r.panel_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
+          if (!a.trajectory.empty() && (st.step % r.traj_every == 0 || st.step == a.steps))
+            r.traj_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
+        };
+        r.rep = gfd::flow<K, double, Eigen::Dynamic, E, M>(targets, opt, k, ev, manifold)
+                    .run(r.x, div, observe);
+      },
+      kernel, divergence, evaluator);
+  r.seconds = seconds_since(t_flow);
+  bar.finish();
+  if (panels > 0 && r.panel_shots.back().step != r.rep.steps)  // stopped early by a tolerance
+    r.panel_shots.push_back({r.rep.steps, r.rep.time, r.rep.bandwidth, r.x});
+  return r;
+}
+
+/// `gfd drift` on the space `s`: everything but the manifold-specific parts.
+template <class Space>
+int run_drift_command(const drift_args& a, bool explicit_outputs, Space& s) {
+  const auto t_total = steady::now();
+  check_output(a.out, "--out", false);
+  check_output(a.trajectory, "--trajectory", false);
+  check_output(a.png, "--png", true);
+  check_png_available(a.png, "--png");
+  std::string png = a.png;
+  s.before_run(explicit_outputs, png);
+  set_threads(a.threads);
+
+  std::string bw_desc;
+  gfd::flow_options opt = drift_flow_options(a, bw_desc);
+  s.adjust(opt);
+  const any_kernel kernel = make_kernel(a.kernel, a.imq_beta);
+  const any_divergence divergence = make_divergence(a.divergence);
+  const any_evaluator evaluator = make_evaluator(a.evaluator, a.tolerance);
+  const std::string title = divergence_title(a.divergence);
+
+  s.make_problem();
+  const drift_problem& p = s.problem();
+  s.after_problem(explicit_outputs, png);
+  s.print_header(title, bw_desc);
+
+  const drift_run run = run_drift(a, opt, p.targets, p.start, png.empty() ? 0 : s.panels(),
+                                  kernel, divergence, evaluator, s.manifold());
+  const gfd::flow_report& rep = run.rep;
+
+  // Metrics of the start, the final particles and the reference (the noise floor).
+  s.prepare_metrics();
+  const auto m0 = s.measure(p.start);
+  const auto m1 = s.measure(run.x);
+  const auto mr = s.measure(p.reference);
+  s.check_final(m1);
+
+  std::cout << "  flow: " << rep.steps << " steps in " << fmt("%.2f", run.seconds) << " s ("
+            << fmt("%.2f", 1e3 * run.seconds / std::max(1L, rep.steps)) << " ms/step), bandwidth "
+            << run.bandwidths_used(opt, bw_desc, " -> ") << ", stopped by " << rep.stop_reason;
+  if (rep.rejected_steps) std::cout << ", " << rep.rejected_steps << " rejected steps";
+  std::cout << "\n\n";
+  s.print_metrics(m0, m1, mr);
+
+  run.write_outputs(a, p.columns);
+  if (!png.empty())
+    s.draw(png, drift_context{a, run, title, run.bandwidths_used(opt, bw_desc, " \u2192 ")}, m1, mr);
+  s.finish();
+  std::cout << "  wall time " << fmt("%.2f", seconds_since(t_total)) << " s\n";
+  return exit_ok;
+}
+
+}  // namespace gfd_cli

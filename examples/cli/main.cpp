@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+/// @file main.cpp
+/// @brief The `gfd` command-line tool: drift particles toward a target (toy or point-cloud
+///        file), sample toys, evaluate KDEs, compare point clouds, train and sample one-step
+///        generators. Each command registers itself (common.hpp); main only dispatches and maps
+///        errors to exit codes: 0 success, 1 the run failed, 2 bad usage or bad input.
+
+#include "common.hpp"
+
+#include <gfd/error.hpp>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+int main(int argc, char** argv) {
+  using namespace gfd_cli;
+  CLI::App app{
+      "gfd: move particle clouds along Wasserstein gradient flows of KDE divergences.\n"
+      "Exit codes: 0 success, 1 the run failed, 2 bad usage or input file."};
+  app.require_subcommand(1);
+  app.footer(
+      "Run `gfd drift` with no options for a demo on the 8gaussians toy (writes gfd-drift.png).\n"
+      "Toys: " +
+      toy_list() + "\n");
+
+  // In this order in --help.
+  const std::vector<command> commands{add_drift_command(app),   add_sample_command(app),
+                                      add_kde_command(app),     add_metrics_command(app),
+                                      add_convert_command(app), add_train_command(app),
+                                      add_generate_command(app)};
+
+  // A mistyped command would otherwise be reported as "a subcommand is required".
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string first = argv[1];
+    bool known = false;
+    std::string expected;
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      const std::string& name = commands[i].app->get_name();
+      known = known || name == first;
+      expected += (i == 0 ? "" : i + 1 == commands.size() ? " or " : ", ") + name;
+    }
+    if (!known) {
+      std::cerr << "gfd: unknown command '" << first << "' (expected " << expected << ")\n"
+                << "Run with --help for more information.\n";
+      return exit_usage;
+    }
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message and "Run with --help for more information."
+    return exit_usage;
+  }
+
+  try {
+    for (const auto& c : commands)
+      if (c.app->parsed()) return c.run();
+  } catch (const usage_error& e) {
+    std::cerr << "gfd: error: " << e.what() << "\n";
+    return exit_usage;
+  } catch (const gfd::invalid_argument& e) {
+    // Bad input: malformed or missing files (the message names the file, line and column).
+    std::cerr << "gfd: error: " << e.what() << "\n";
+    return exit_usage;
+  } catch (const gfd::numerical_error& e) {
+    std::cerr << "gfd: the run failed: " << e.what() << "\n";
+    return exit_failure;
+  } catch (const std::exception& e) {
+    std::cerr << "gfd: error: " << e.what() << "\n";
+    return exit_failure;
+  }
+  return exit_usage;
+}

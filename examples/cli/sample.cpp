@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+/// @file sample.cpp
+/// @brief `gfd sample`: write samples of a toy distribution, a Gaussian or a uniform box.
+
+#include "common.hpp"
+
+#include <gfd/toy.hpp>
+
+#include <iostream>
+#include <memory>
+
+namespace gfd_cli {
+namespace {
+
+struct sample_args {
+  std::string name;
+  long n = 1000;
+  long dim = 2;
+  std::uint64_t seed = 0;
+  std::string out, png;
+  bool list = false;
+};
+
+int cmd_sample(const sample_args& a) {
+  if (a.list) {
+    for (const auto& n : gfd::toy::names()) std::cout << n << "\n";
+    std::cout << "gaussian\nuniform\n";
+    return exit_ok;
+  }
+  if (a.name.empty())
+    throw usage_error("sample: give a NAME (" + toy_list() + ", gaussian, uniform)");
+  if (a.out.empty() && a.png.empty())
+    throw usage_error("sample: give --out FILE (and/or --png FILE)");
+  check_output(a.out, "--out", false);
+  check_output(a.png, "--png", true);
+  check_png_available(a.png, "--png");
+  Eigen::MatrixXd x;
+  std::mt19937_64 rng(a.seed);
+  if (a.name == "gaussian") {
+    x = gfd::toy::gaussian(a.dim, a.n, rng);
+  } else if (a.name == "uniform") {
+    x = gfd::toy::uniform_box(a.dim, a.n, rng);
+  } else if (is_toy(a.name)) {
+    if (a.dim != 2)
+      throw usage_error("sample: the toy " + a.name + " is 2-D; --dim is for gaussian and uniform");
+    x = gfd::toy::sample(a.name, a.n, a.seed);
+  } else {
+    throw usage_error("sample: unknown distribution '" + a.name + "' (valid: " + toy_list() +
+                      ", gaussian, uniform)");
+  }
+  if (!a.out.empty()) {
+    gfd::write_points(a.out, x);
+    std::cout << "wrote " << a.n << " points of " << a.name << " (d = " << x.rows() << ", seed "
+              << a.seed << ") to " << a.out << "\n";
+  }
+  if (!a.png.empty()) {
+    write_samples_png(a.png, x, a.name, std::to_string(a.n) + " samples, seed " + std::to_string(a.seed));
+    std::cout << "wrote " << a.png << "\n";
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+command add_sample_command(CLI::App& app) {
+  auto args = std::make_shared<sample_args>();
+  sample_args& a = *args;
+  sample_args sa;
+  auto* sample = app.add_subcommand("sample", "Write samples of a toy distribution");
+  sample->add_option("name", a.name, "Toy name (" + toy_list() + "), gaussian or uniform");
+  sample->add_option("--n", a.n, "Number of points")
+      ->check(CLI::Range(1L, 100000000L))
+      ->capture_default_str();
+  sample->add_option("--dim", a.dim, "Dimension of gaussian / uniform")
+      ->check(CLI::Range(1L, 100000L))
+      ->capture_default_str();
+  sample->add_option("--seed", a.seed, "Seed")->capture_default_str();
+  sample->add_option("--out", a.out, "Output file (.csv or .npy)");
+  sample->add_option("--png", a.png, "Also draw the sample (.png)");
+  sample->add_flag("--list", a.list, "List the distributions");
+
+  return {sample, [args] { return cmd_sample(*args); }};
+}
+
+}  // namespace gfd_cli
