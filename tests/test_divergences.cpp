@@ -2,6 +2,7 @@
 // Velocity fields: the drifting identity, MMD against finite differences, f-divergence weights,
 // fixed points, Alg. 2 of Deng et al. against a dense transcription, finiteness far away.
 #include <gfd/divergences.hpp>
+#include <gfd/flow.hpp>
 #include <gfd/kde.hpp>
 
 #include <cmath>
@@ -444,3 +445,26 @@ TEST_CASE("the drifting field does not depend on the number of threads", "[drift
   CHECK(v1 == v3);
 }
 #endif
+
+TEST_CASE("one flow step with dt 1, no cap and h = 1 moves each particle by Deng's field", "[drifting][flow]") {
+  // What `gfd drift --divergence drifting-deng --kernel laplacian --steps 1 --dt 1
+  // --max-displacement 0 --bandwidth 1 --holdout 0` asks of the library: x1 - x0 = V(x0).
+  const Mat x0 = random_cloud(2, 150, 91, 0.5);
+  const Mat y = random_cloud(2, 300, 92, 1.0, 1.5);
+  gfd::flow_options o;
+  o.max_steps = 1;
+  o.dt = 1;
+  o.max_displacement = 0;
+  o.bandwidth = gfd::bandwidth_schedule::fixed(1.0);
+  const gfd::drifting_field deng(gfd::deng_drifting_options());
+  const auto [x1, rep] = gfd::flow<gfd::laplacian>(y, o).run_from(x0, deng);
+  REQUIRE(rep.steps == 1);
+  const Vec lw = Vec::Constant(300, -std::log(300.0));
+  const gfd::laplacian k;
+  const gfd::exact_evaluator ev;
+  const gfd::flow_problem<double, Eigen::Dynamic, gfd::laplacian, gfd::exact_evaluator> pb{x0, y, lw, k, ev, 1.0, 0.0};
+  const Mat v = deng.field(pb);
+  CHECK(max_abs((x1 - x0) - v) <= 1e-12 * max_abs(v));
+  // And that field is the public code's (see above).
+  CHECK(max_abs(v - public_drift_field(x0, y)) <= 1e-6 * max_abs(v));
+}
