@@ -56,7 +56,15 @@ concept Stepper = requires(const S cs) {
 
 namespace detail {
 inline constexpr const char* flow_where = "gfd::flow::run";
+
+/// The velocity every stepper starts from: v(x) at the step's time and bandwidth, with the
+/// estimate when the step wants it; checked finite.
+template <class System, class Mat>
+void first_velocity(const System& sys, const Mat& x, step_context& c, Mat& v) {
+  c.estimate = sys(x, c.time, c.h, v, c.want_estimate);
+  check_finite_columns(flow_where, v, "velocity", c.step, c.time);
 }
+}  // namespace detail
 
 /// Forward Euler: x <- x + dt v(x). One velocity evaluation per step; first order.
 struct euler_stepper {
@@ -66,8 +74,7 @@ struct euler_stepper {
   template <class System, class Update, class Mat>
   void do_step(const System& sys, const Update& move, Mat& x, step_context& c) const {
     Mat v;
-    c.estimate = sys(x, c.time, c.h, v, c.want_estimate);
-    detail::check_finite_columns(detail::flow_where, v, "velocity", c.step, c.time);
+    detail::first_velocity(sys, x, c, v);
     c.taken = c.dt * c.unit;
     c.mean_displacement = move(x, v, c.taken, c.h);
   }
@@ -100,8 +107,7 @@ struct heun_stepper {
   void do_step(const System& sys, const Update& move, Mat& x, step_context& c) const {
     using Scalar = typename Mat::Scalar;
     Mat v1, v2, x1;
-    c.estimate = sys(x, c.time, c.h, v1, c.want_estimate);
-    detail::check_finite_columns(detail::flow_where, v1, "velocity", c.step, c.time);
+    detail::first_velocity(sys, x, c, v1);
     c.taken = c.dt * c.unit;
     detail::heun_stages(sys, move, x, c, c.taken, v2, x1, v1);
     v2 = Scalar(0.5) * (v1 + v2);
@@ -128,8 +134,7 @@ struct adaptive_heun_stepper {
   void do_step(const System& sys, const Update& move, Mat& x, step_context& c) const {
     using Scalar = typename Mat::Scalar;
     Mat v1, v2, x1;
-    c.estimate = sys(x, c.time, c.h, v1, c.want_estimate);
-    detail::check_finite_columns(detail::flow_where, v1, "velocity", c.step, c.time);
+    detail::first_velocity(sys, x, c, v1);
     c.rejected = 0;
     for (;;) {
       c.taken = c.dt * c.unit;
