@@ -30,6 +30,19 @@ inline bandwidth_rule parse_bandwidth_rule(std::string_view name) {
 }
 
 namespace detail {
+/// A power of two 2^e with max |x| = f 2^e, f in [1/2, 1), when that maximum lies outside
+/// [2^-400, 2^400]; 1 otherwise (and for x = 0). The rules below divide by it (exactly) before
+/// squaring coordinates, so clouds at 1e300 or 1e-300 get their bandwidth instead of an overflow
+/// or a spurious "no spread". O(N d).
+template <class Derived>
+double unit_scale(const Eigen::MatrixBase<Derived>& x) {
+  const double m = static_cast<double>(x.cwiseAbs().maxCoeff());
+  int e = 0;
+  (void)std::frexp(m, &e);
+  if (!(m > 0.0) || !std::isfinite(m) || (e > -400 && e < 400)) return 1.0;
+  return std::ldexp(1.0, e);
+}
+
 /// Effective sample size (sum w)^2 / sum w^2 and the pooled standard deviation
 /// sqrt(mean over coordinates of the weighted variance) of a cloud.
 template <class Scalar, int Dim>
@@ -40,22 +53,26 @@ std::pair<double, double> size_and_spread(const cloud_view<Scalar, Dim>& c) {
                                    : Eigen::VectorXd::Ones(n);
   w /= w.sum();
   const double n_eff = 1.0 / w.squaredNorm();
-  const Eigen::MatrixXd xd = x.template cast<double>();
+  const double unit = unit_scale(x);
+  Eigen::MatrixXd xd = x.template cast<double>();
+  if (unit != 1.0) xd /= unit;
   const Eigen::VectorXd mean = xd * w;
   const double var = ((xd.colwise() - mean).array().square().rowwise() * w.transpose().array())
                          .sum() / static_cast<double>(x.rows());
   // Unbiased-style correction as in scipy.stats.gaussian_kde (uniform weights: n / (n - 1)).
   const double corr = n_eff > 1.0 ? n_eff / (n_eff - 1.0) : 1.0;
-  // Coincident points leave a variance of pure round-off: report it as exactly zero.
-  const double scale = 1.0 + xd.cwiseAbs().maxCoeff();
+  // Coincident points leave a variance of pure round-off, relative to their magnitude: report
+  // it as exactly zero. (Relative, so a cloud keeps its spread at any scale.)
   const double sigma = std::sqrt(var * corr);
-  return {n_eff, sigma <= 1e-12 * scale ? 0.0 : sigma};
+  return {n_eff, sigma <= 1e-12 * xd.cwiseAbs().maxCoeff() ? 0.0 : sigma * unit};
 }
 
 inline double checked_bandwidth(std::string_view where, double h) {
+  if (h == 0.0)
+    fail(where, "the cloud has no spread: the rule gives bandwidth 0 (all particles coincide?); "
+         "pass a bandwidth explicitly");
   if (!(std::isfinite(h) && h > 0.0))
-    fail(where, "the cloud has no spread: the rule gives bandwidth ", h,
-         " (all particles coincide?); pass a bandwidth explicitly");
+    fail(where, "the rule gives bandwidth ", short_number(h), "; pass a bandwidth explicitly");
   return h;
 }
 }  // namespace detail
@@ -99,10 +116,20 @@ double median_distance(const cloud_view<Scalar, Dim>& c, std::size_t max_pairs =
   if (n < 2) detail::fail("gfd::median_distance", "needs at least 2 particles, got ", n);
   if (max_pairs < 1) detail::fail("gfd::median_distance", "max_pairs must be >= 1, got ", max_pairs);
   auto pair_distance = [&](std::uint64_t i, std::uint64_t j) {
-    return std::sqrt(static_cast<double>(
-        (x.col(static_cast<Eigen::Index>(i)) - x.col(static_cast<Eigen::Index>(j))).squaredNorm()));
+    // In double whatever Scalar is: float squares overflow from |x| ~ 1e19.
+    return std::sqrt((x.col(static_cast<Eigen::Index>(i)).template cast<double>() -
+                      x.col(static_cast<Eigen::Index>(j)).template cast<double>())
+                         .squaredNorm());
   };
-  return detail::median_pair_distance(n, pair_distance, max_pairs, seed);
+  const double unit = detail::unit_scale(x);
+  if (unit == 1.0) return detail::median_pair_distance(n, pair_distance, max_pairs, seed);
+  // Beyond 2^400 (or below 2^-400) squared distances would overflow (underflow): the same
+  // median, computed on x / 2^e in double and scaled back.
+  const Eigen::MatrixXd xs = x.template cast<double>() / unit;
+  auto scaled_distance = [&](std::uint64_t i, std::uint64_t j) {
+    return (xs.col(static_cast<Eigen::Index>(i)) - xs.col(static_cast<Eigen::Index>(j))).norm();
+  };
+  return unit * detail::median_pair_distance(n, scaled_distance, max_pairs, seed);
 }
 
 /// Median heuristic of Liu & Wang (SVGD, 2016) in our parametrisation k = exp(-|u|^2 / 2h^2):

@@ -188,8 +188,15 @@ public:
   [[nodiscard]] Eigen::VectorXd weights(const local_fields<Scalar, Dim>& lf) const {
     const Eigen::Index n = lf.log_p.size();
     Eigen::VectorXd w(n);
-    for (Eigen::Index i = 0; i < n; ++i)
-      w(i) = weight(std::exp(detail::clamped_log_ratio(lf.log_q(i), lf.log_p(i), ratio_.max_log_ratio)));
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const double lr = detail::clamped_log_ratio(lf.log_q(i), lf.log_p(i), ratio_.max_log_ratio);
+      w(i) = weight(std::exp(lr));
+      if (!std::isfinite(w(i)))
+        throw numerical_error("gfd::f_divergence '" + name_ + "': the weight phi(r) = r f''(r) is " +
+                              detail::short_number(w(i)) + " at particle " + std::to_string(i) +
+                              ", log r = " + detail::short_number(lr) +
+                              "; lower ratio_policy.max_log_ratio or change f");
+    }
     if (ratio_.normalise) {
       const double mean = w.mean();
       if (mean > 0) w /= mean;
@@ -269,9 +276,18 @@ inline f_divergence squared_hellinger(ratio_policy r = {}) {
 }
 /// Amari alpha-divergence: f(r) = (r^a - a r - (1 - a)) / (a (a - 1)), f'' = r^{a-2},
 /// phi(r) = r^{a-1}. a -> 1 is KL(q||p), a -> 0 is KL(p||q), a = 2 is chi^2(q||p) / 2.
-/// @throws gfd::invalid_argument if alpha is not finite.
+/// The weights phi(r) = r^{a-1} reach exp(|a - 1| max_log_ratio), so alpha must satisfy
+/// |a - 1| max_log_ratio <= 230 (weights up to ~1e100; with the default ratio_policy,
+/// alpha in [-22, 24]): beyond that the velocity overflows on the first far particle.
+/// @throws gfd::invalid_argument if alpha is not finite or outside that range.
 inline f_divergence alpha_divergence(double alpha, ratio_policy r = {}) {
   if (!std::isfinite(alpha)) detail::fail("gfd::alpha_divergence", "alpha must be finite, got ", alpha);
+  if (std::abs(alpha - 1.0) * r.max_log_ratio > 230.0)
+    detail::fail("gfd::alpha_divergence", "alpha = ", detail::short_number(alpha),
+                 " is outside [", detail::short_number(1.0 - 230.0 / r.max_log_ratio), ", ",
+                 detail::short_number(1.0 + 230.0 / r.max_log_ratio),
+                 "], where the weights (q/p)^(alpha - 1) stay below 1e100 for log ratios clamped at ",
+                 detail::short_number(r.max_log_ratio));
   f_divergence::function f;
   if (alpha == 1.0)
     f = [](double x) { return x * std::log(x) - x + 1; };
@@ -346,7 +362,9 @@ public:
 
 private:
   static schedule constant(double w) {
-    if (!std::isfinite(w)) detail::fail("gfd::mixture", "weight must be finite, got ", w);
+    if (!(std::abs(w) <= 1e6))
+      detail::fail("gfd::mixture", "a constant weight must be finite with |w| <= 1e6 (it scales the "
+                   "velocity as the step does: take a larger step instead), got ", detail::short_number(w));
     return [w](double) { return w; };
   }
   A a_;

@@ -37,6 +37,38 @@ template <class... Parts>
   return os.str();
 }
 
+/// `v` in at most 6 significant digits ("1e+06", "1.79769e+308", "0.1", "-2.5e-300", "inf", "nan"): for the
+/// numbers an error message quotes, where 17 digits of the largest double would bury the point.
+[[nodiscard]] inline std::string short_number(double v) {
+  if (std::isnan(v)) return "nan";
+  std::ostringstream os;
+  os.precision(6);
+  os << v;
+  return os.str();
+}
+
+/// `text` as an error message may quote it: at most `max_chars` characters (longer text keeps its
+/// head and says how many bytes it had), every byte that is not printable ASCII written as \xNN,
+/// so binary input, a NUL or a terminal escape in a user's file never reaches the terminal raw.
+[[nodiscard]] inline std::string quoted_excerpt(std::string_view text, std::size_t max_chars = 40) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "'";
+  std::size_t shown = 0;
+  for (; shown < text.size() && out.size() < max_chars + 1; ++shown) {
+    const auto c = static_cast<unsigned char>(text[shown]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  out += "'";
+  if (shown < text.size()) out += "... (" + std::to_string(text.size()) + " bytes)";
+  return out;
+}
+
 template <class... Parts>
 [[noreturn]] void fail(std::string_view where, const Parts&... parts) {
   throw invalid_argument(message(where, parts...));

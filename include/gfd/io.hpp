@@ -73,17 +73,31 @@ using gfd::detail::fail;
 
 inline std::string errno_message(int err) { return std::generic_category().message(err); }
 
-/// Whole file as bytes. Throws naming `where` and the path if it cannot be opened or read.
+/// The most bytes a reader takes from an input that is not a regular file (a pipe, a FIFO, a
+/// character device such as /dev/zero): such an input may never end, so it is refused past 1 GiB
+/// instead of being read until memory runs out. Regular files end, and are read whole.
+inline constexpr std::size_t max_stream_bytes = std::size_t{1} << 30;
+
+/// Whole file as bytes. Throws naming `where` and the path if it cannot be opened or read, or if
+/// it is not a regular file and gives more than max_stream_bytes.
 inline std::string read_file(std::string_view where, const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) fail(where, path, ": is a directory");
+  const bool regular = std::filesystem::is_regular_file(path, ec);
   errno = 0;
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) fail(where, path, ": cannot open: ", errno_message(errno));
   std::string bytes;
   char buffer[1 << 16];
   std::size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, f)) > 0) bytes.append(buffer, got);
+  while ((got = std::fread(buffer, 1, sizeof buffer, f)) > 0) {
+    bytes.append(buffer, got);
+    if (!regular && bytes.size() > max_stream_bytes) {
+      std::fclose(f);
+      fail(where, path, ": not a regular file, and more than ", max_stream_bytes >> 20,
+           " MiB came from it (an input that never ends?); save it to a file first");
+    }
+  }
   const bool failed = std::ferror(f) != 0;
   const int err = errno;
   std::fclose(f);
@@ -108,10 +122,28 @@ inline std::string temporary_name(const std::string& path) {
   return name;
 }
 
-/// Writes `bytes` to a fresh temporary next to `path`, then renames it over `path`.
-inline void write_atomically(std::string_view where, const std::string& path,
+/// The file an output path names: `path` itself, or, when it is a symbolic link (to a link ...),
+/// the path the chain ends at, which need not exist yet. Writing to it keeps the user's link.
+/// @throws naming `where` on a chain of more than 40 links (a loop).
+inline std::string link_target(std::string_view where, const std::string& path) {
+  std::filesystem::path p = path;
+  std::error_code ec;
+  for (int hops = 0; std::filesystem::is_symlink(p, ec); ++hops) {
+    if (hops == 40) fail(where, path, ": too many levels of symbolic links");
+    const std::filesystem::path next = std::filesystem::read_symlink(p, ec);
+    if (ec) fail(where, path, ": cannot read symbolic link: ", ec.message());
+    p = next.is_absolute() ? next : p.parent_path() / next;
+  }
+  return p.string();
+}
+
+/// Writes `bytes` to a fresh temporary next to `path`, then renames it over `path`. An output
+/// path that is a symbolic link is written through: the file it points to is replaced, and the
+/// link stays (a rename onto the link itself would replace the link by a regular file).
+inline void write_atomically(std::string_view where, const std::string& requested,
                              const std::string& bytes) {
-  if (path.empty()) fail(where, "empty path");
+  if (requested.empty()) fail(where, "empty path");
+  const std::string path = link_target(where, requested);
   std::string tmp;
   std::FILE* f = nullptr;
   for (int attempt = 0; attempt < 100 && f == nullptr; ++attempt) {
@@ -207,7 +239,7 @@ inline void split_fields(std::string_view line, std::vector<std::string_view>& f
                      : kind == field_kind::non_finite   ? "non-finite value"
                                                         : "not a number";
   if (kind == field_kind::empty) fail(where, path, ":", line, ":", column, ": ", what, hint);
-  fail(where, path, ":", line, ":", column, ": ", what, ": '", field, "'", hint);
+  fail(where, path, ":", line, ":", column, ": ", what, ": ", gfd::detail::quoted_excerpt(field), hint);
 }
 
 struct line_ref {

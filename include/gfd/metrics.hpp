@@ -73,6 +73,36 @@ template <class Derived>
   return t;
 }
 
+/// Divides both clouds by one power of two 2^e, the binary exponent of their largest |coordinate|,
+/// when that coordinate lies outside [2^-400, 2^400], and returns 2^e (1 otherwise: most data is
+/// left untouched, bit for bit). The distances of this header are scale-equivariant (energy
+/// distance and SW2 scale with the coordinates, the MMD is invariant when h scales with them), so
+/// they are computed on the rescaled clouds and scaled back: squared distances then neither
+/// overflow (coordinates from about 1e154 on) nor underflow (below about 1e-154). Dividing by a
+/// power of two is exact, except for coordinates that become subnormal, i.e. below 2^-1022 of the
+/// largest one, which no result of this header can resolve anyway. O((N + M) d).
+[[nodiscard]] inline double rescale_to_unit(Eigen::MatrixXd& at, Eigen::MatrixXd& bt) {
+  const double m = std::max(at.cwiseAbs().maxCoeff(), bt.cwiseAbs().maxCoeff());
+  int e = 0;
+  (void)std::frexp(m, &e);  // m = f 2^e, f in [1/2, 1)
+  if (m == 0.0 || (e > -400 && e < 400)) return 1.0;
+  const double s = std::ldexp(1.0, e);
+  at /= s;
+  bt /= s;
+  return s;
+}
+
+/// s * s * v, refusing a result beyond the largest double (a squared distance of clouds whose
+/// coordinates are near 1e154 or more): gfd::numerical_error naming `where`.
+[[nodiscard]] inline double scaled_square(std::string_view where, double s, double v) {
+  const double r = s * (s * v);
+  if (!std::isfinite(r))
+    throw numerical_error(std::string(where) + ": the squared distance, " + short_number(v) +
+                          " x " + short_number(s) + "^2, is beyond the largest double; use the "
+                          "distance itself (sliced_wasserstein2) or rescale the clouds");
+  return r;
+}
+
 /// sum_{j0 <= j < M} g(|a_i - b_j|^2) for one row i of `at` (N x d) against rows of `bt` (M x d).
 /// `g` maps an Eigen array of squared distances to the sum of its values; it sees blocks of at
 /// most 256 distances, so Eigen's vectorised exp/sqrt/sum apply and memory stays O(1).
@@ -126,12 +156,16 @@ template <class G>
                          [&](Eigen::Index i) { return metric_row_sum(at, i, at, i + 1, g); });
 }
 
-/// Gaussian kernel summed over a block: sum exp(-d2 / (2 h^2)).
+/// Gaussian kernel summed over a block: sum exp(-d2 / (2 h^2)). When 1 / (2 h^2) overflows
+/// (h below about 1e-154) it uses exp(-(|u| / h)^2 / 2) instead, so coincident points still count
+/// exp(0) = 1 (not 0 x inf = NaN) and distinct ones exp(-inf) = 0.
 struct gaussian_block_sum {
-  double minus_inv_two_h2;
+  double h;
   template <class A>
   double operator()(const A& d2) const {
-    return (d2 * minus_inv_two_h2).exp().sum();
+    const double minus_inv_two_h2 = -1.0 / (2.0 * h * h);
+    if (std::isfinite(minus_inv_two_h2)) return (d2 * minus_inv_two_h2).exp().sum();
+    return ((d2.sqrt() / h).square() * -0.5).exp().sum();
   }
 };
 
@@ -151,7 +185,7 @@ struct mmd_sums {
 
 [[nodiscard]] inline mmd_sums mmd_kernel_sums(const Eigen::MatrixXd& xt, const Eigen::MatrixXd& yt,
                                               double h) {
-  const gaussian_block_sum g{-1.0 / (2.0 * h * h)};
+  const gaussian_block_sum g{h};
   return {metric_upper_sum(xt, g), metric_upper_sum(yt, g), metric_cross_sum(xt, yt, g)};
 }
 
@@ -308,10 +342,11 @@ template <class DerivedX, class DerivedY>
                                    const Eigen::MatrixBase<DerivedY>& y, double h) {
   constexpr std::string_view where = "gfd::mmd2_unbiased";
   detail::require_positive(where, "bandwidth h", h);
-  const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
-  const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
+  Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
+  Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
   detail::require_same_dim(where, x, "x", y, "y");
-  return detail::mmd2_unbiased_impl(xt, yt, h);
+  const double s = detail::rescale_to_unit(xt, yt);
+  return detail::mmd2_unbiased_impl(xt, yt, h / s);
 }
 
 /// Biased (V-statistic) squared MMD with the Gaussian kernel exp(-|u - v|^2 / (2 h^2)):
@@ -329,10 +364,11 @@ template <class DerivedX, class DerivedY>
                                  const Eigen::MatrixBase<DerivedY>& y, double h) {
   constexpr std::string_view where = "gfd::mmd2_biased";
   detail::require_positive(where, "bandwidth h", h);
-  const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
-  const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
+  Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
+  Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
   detail::require_same_dim(where, x, "x", y, "y");
-  const auto s = detail::mmd_kernel_sums(xt, yt, h);
+  const double scale = detail::rescale_to_unit(xt, yt);
+  const auto s = detail::mmd_kernel_sums(xt, yt, h / scale);
   const double n = static_cast<double>(xt.rows());
   const double m = static_cast<double>(yt.rows());
   return (n + 2.0 * s.xx_upper) / (n * n) + (m + 2.0 * s.yy_upper) / (m * m) - 2.0 * s.xy / (n * m);
@@ -354,10 +390,11 @@ template <class DerivedX, class DerivedY>
                                       std::int64_t max_pairs = 4096, std::uint64_t seed = 0) {
   constexpr std::string_view where = "gfd::pooled_median_distance";
   if (max_pairs < 1) detail::fail(where, "max_pairs must be >= 1, got ", max_pairs);
-  const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
-  const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
+  Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
+  Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
   detail::require_same_dim(where, x, "x", y, "y");
-  return detail::pooled_median_impl(where, xt, yt, max_pairs, seed);
+  const double s = detail::rescale_to_unit(xt, yt);
+  return s * detail::pooled_median_impl(where, xt, yt, max_pairs, seed);
 }
 
 /// Energy distance (Székely & Rizzo 2013, J. Stat. Plan. Inference 143) estimated with
@@ -376,10 +413,11 @@ template <class DerivedX, class DerivedY>
 [[nodiscard]] double energy_distance(const Eigen::MatrixBase<DerivedX>& x,
                                      const Eigen::MatrixBase<DerivedY>& y) {
   constexpr std::string_view where = "gfd::energy_distance";
-  const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
-  const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
+  Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
+  Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
   detail::require_same_dim(where, x, "x", y, "y");
-  return detail::energy_distance_impl(xt, yt);
+  const double s = detail::rescale_to_unit(xt, yt);
+  return s * detail::energy_distance_impl(xt, yt);
 }
 
 /// Squared sliced Wasserstein-2 distance along given directions (Bonneel et al. 2015,
@@ -402,8 +440,8 @@ template <class DerivedX, class DerivedY, class DerivedD>
                                                  const Eigen::MatrixBase<DerivedY>& y,
                                                  const Eigen::MatrixBase<DerivedD>& directions) {
   constexpr std::string_view where = "gfd::sliced_wasserstein2_squared";
-  const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
-  const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
+  Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
+  Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
   detail::require_same_dim(where, x, "x", y, "y");
   detail::require_same_dim(where, x, "x", directions, "directions");
   if (directions.cols() < 1) detail::fail(where, "directions has no columns");
@@ -414,7 +452,8 @@ template <class DerivedX, class DerivedY, class DerivedD>
       detail::fail(where, "direction in column ", p, " must be finite and nonzero, norm ", norm);
     dirs.col(p) /= norm;
   }
-  return detail::sliced_w2_squared_impl(xt, yt, dirs);
+  const double s = detail::rescale_to_unit(xt, yt);
+  return detail::scaled_square(where, s, detail::sliced_w2_squared_impl(xt, yt, dirs));
 }
 
 /// Squared sliced Wasserstein-2 distance over `n_projections` random directions
@@ -431,10 +470,12 @@ template <class DerivedX, class DerivedY>
                                                  int n_projections = 128, std::uint64_t seed = 0) {
   constexpr std::string_view where = "gfd::sliced_wasserstein2_squared";
   if (n_projections < 1) detail::fail(where, "n_projections must be >= 1, got ", n_projections);
-  const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
-  const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
+  Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
+  Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
   detail::require_same_dim(where, x, "x", y, "y");
-  return detail::sliced_w2_squared_impl(xt, yt, random_directions(xt.cols(), n_projections, seed));
+  const double s = detail::rescale_to_unit(xt, yt);
+  return detail::scaled_square(
+      where, s, detail::sliced_w2_squared_impl(xt, yt, random_directions(xt.cols(), n_projections, seed)));
 }
 
 /// Sliced Wasserstein-2 distance: the square root of sliced_wasserstein2_squared(x, y,
@@ -449,10 +490,11 @@ template <class DerivedX, class DerivedY>
                                          int n_projections = 128, std::uint64_t seed = 0) {
   constexpr std::string_view where = "gfd::sliced_wasserstein2";
   if (n_projections < 1) detail::fail(where, "n_projections must be >= 1, got ", n_projections);
-  const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
-  const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
+  Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
+  Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 1);
   detail::require_same_dim(where, x, "x", y, "y");
-  return std::sqrt(
+  const double s = detail::rescale_to_unit(xt, yt);
+  return s * std::sqrt(
       detail::sliced_w2_squared_impl(xt, yt, random_directions(xt.cols(), n_projections, seed)));
 }
 
@@ -553,24 +595,28 @@ template <class DerivedX, class DerivedC>
                                      std::optional<int> min_count = std::nullopt) {
   constexpr std::string_view where = "gfd::mode_coverage";
   detail::require_positive(where, "stddev", stddev);
-  const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
-  const Eigen::MatrixXd ct = detail::metric_points(where, "centres", centres, 1);
+  Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 1);
+  Eigen::MatrixXd ct = detail::metric_points(where, "centres", centres, 1);
   detail::require_same_dim(where, x, "x", centres, "centres");
+  const double r = 3.0 * stddev / detail::rescale_to_unit(xt, ct);
   return detail::mode_coverage_impl(where, xt, ct, min_count,
-                                    detail::euclidean_coverage_distance{xt, ct, 9.0 * stddev * stddev});
+                                    detail::euclidean_coverage_distance{xt, ct, r * r});
 }
 
 namespace detail {
 
+/// The three distances on clouds already divided by rescale_to_unit's s, with h in the
+/// original units; the results are in the original units.
 [[nodiscard]] inline two_sample_distances two_sample_impl(const Eigen::MatrixXd& xt,
                                                           const Eigen::MatrixXd& yt, double h,
-                                                          int n_projections, std::uint64_t seed) {
+                                                          double s, int n_projections,
+                                                          std::uint64_t seed) {
   two_sample_distances r;
   r.bandwidth = h;
-  r.mmd2_unbiased = mmd2_unbiased_impl(xt, yt, h);
-  r.energy_distance = energy_distance_impl(xt, yt);
-  r.sliced_w2 =
-      std::sqrt(sliced_w2_squared_impl(xt, yt, random_directions(xt.cols(), n_projections, seed)));
+  r.mmd2_unbiased = mmd2_unbiased_impl(xt, yt, h / s);
+  r.energy_distance = s * energy_distance_impl(xt, yt);
+  r.sliced_w2 = s * std::sqrt(sliced_w2_squared_impl(
+                        xt, yt, random_directions(xt.cols(), n_projections, seed)));
   return r;
 }
 
@@ -590,10 +636,11 @@ template <class DerivedX, class DerivedY>
   constexpr std::string_view where = "gfd::two_sample_report";
   detail::require_positive(where, "bandwidth h", h);
   if (n_projections < 1) detail::fail(where, "n_projections must be >= 1, got ", n_projections);
-  const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
-  const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
+  Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
+  Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
   detail::require_same_dim(where, x, "x", y, "y");
-  return detail::two_sample_impl(xt, yt, h, n_projections, seed);
+  const double s = detail::rescale_to_unit(xt, yt);
+  return detail::two_sample_impl(xt, yt, h, s, n_projections, seed);
 }
 
 /// two_sample_report with the median-heuristic bandwidth pooled_median_distance(x, y, 4096, 0), 128
@@ -603,11 +650,12 @@ template <class DerivedX, class DerivedY>
 [[nodiscard]] two_sample_distances two_sample_report(const Eigen::MatrixBase<DerivedX>& x,
                                                      const Eigen::MatrixBase<DerivedY>& y) {
   constexpr std::string_view where = "gfd::two_sample_report";
-  const Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
-  const Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
+  Eigen::MatrixXd xt = detail::metric_points(where, "x", x, 2);
+  Eigen::MatrixXd yt = detail::metric_points(where, "y", y, 2);
   detail::require_same_dim(where, x, "x", y, "y");
-  return detail::two_sample_impl(xt, yt, detail::pooled_median_impl(where, xt, yt, 4096, 0), 128,
-                                 0);
+  const double s = detail::rescale_to_unit(xt, yt);
+  return detail::two_sample_impl(xt, yt, s * detail::pooled_median_impl(where, xt, yt, 4096, 0), s,
+                                 128, 0);
 }
 
 }  // namespace gfd

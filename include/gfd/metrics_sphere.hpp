@@ -33,12 +33,16 @@ enum class mmd_kernel {
 
 namespace detail {
 /// Geodesic Gaussian kernel summed over a block of squared chords.
+/// Like gfd::detail::gaussian_block_sum, it switches to exp(-(theta / h)^2 / 2) when 1 / (2 h^2)
+/// overflows, so coincident points count 1, not NaN.
 struct geodesic_gaussian_block_sum {
-  double minus_inv_two_h2;
+  double h;
   template <class A>
   double operator()(const A& d2) const {
     const Eigen::ArrayXd theta = 2.0 * (0.5 * d2.sqrt()).min(1.0).asin();
-    return (theta.square() * minus_inv_two_h2).exp().sum();
+    const double minus_inv_two_h2 = -1.0 / (2.0 * h * h);
+    if (std::isfinite(minus_inv_two_h2)) return (theta.square() * minus_inv_two_h2).exp().sum();
+    return ((theta / h).square() * -0.5).exp().sum();
   }
 };
 
@@ -87,7 +91,7 @@ template <class DerivedX, class DerivedY>
   const Eigen::MatrixXd yt = detail::sphere_metric_points(where, "y", y, 2, tolerance);
   gfd::detail::require_same_dim(where, x, "x", y, "y");
   if (kernel == mmd_kernel::vmf) return gfd::detail::mmd2_unbiased_impl(xt, yt, h);
-  const detail::geodesic_gaussian_block_sum g{-1.0 / (2.0 * h * h)};
+  const detail::geodesic_gaussian_block_sum g{h};
   const double n = static_cast<double>(xt.rows()), m = static_cast<double>(yt.rows());
   const double xx = gfd::detail::metric_upper_sum(xt, g), yy = gfd::detail::metric_upper_sum(yt, g);
   const double xy = gfd::detail::metric_cross_sum(xt, yt, g);

@@ -50,7 +50,15 @@ class wood_sampler {
 public:
   wood_sampler(Eigen::Index d, double kappa) : d_(d), kappa_(kappa) {
     const double m1 = static_cast<double>(d - 1);
-    b_ = m1 / (2.0 * kappa + std::sqrt(4.0 * kappa * kappa + m1 * m1));
+    // b = r / (1 + sqrt(1 + r^2)) with r = (d-1) / (2 kappa): the same number as
+    // (d-1) / (2 kappa + sqrt(4 kappa^2 + (d-1)^2)), but 4 kappa^2 never forms, so any finite
+    // kappa works (4 kappa^2 overflows from kappa ~ 6.7e153 and left b = 0: no draw accepted).
+    if (kappa > 0) {
+      const double r = 0.5 * m1 / kappa;
+      b_ = r / (1.0 + std::hypot(1.0, r));
+    } else {
+      b_ = 1.0;  // kappa = 0: uniform; x0 = 0
+    }
     x0_ = (1.0 - b_) / (1.0 + b_);
     one_minus_x0_ = 2.0 * b_ / (1.0 + b_);
     log_one_minus_x0_sq_ = std::log(4.0 * b_) - 2.0 * std::log1p(b_);
@@ -60,7 +68,9 @@ public:
   std::pair<double, double> operator()(rng_engine& rng, normal_source& normal,
                                        Eigen::Ref<Eigen::VectorXd> scratch) const {
     const double m1 = static_cast<double>(d_ - 1);
-    for (;;) {
+    // The acceptance rate is above 1/2 for every d and kappa (Wood 1994), so 200 rejections in
+    // a row (probability < 1e-60) means a non-finite constant: fail instead of spinning.
+    for (int attempt = 0; attempt < 200; ++attempt) {
       // Z ~ Beta((d-1)/2, (d-1)/2): (1 + u_1) / 2 for u uniform on S^{d-1}.
       uniform_direction(normal, scratch);
       const double z = 0.5 * (1.0 + scratch(0));
@@ -72,6 +82,8 @@ public:
                          m1 * (std::log(one_minus_x0_ + x0_ * one_minus_w) - log_one_minus_x0_sq_);
       if (lhs >= std::log(u)) return {w, one_minus_w};
     }
+    throw numerical_error("gfd::sphere::vmf: Wood's sampler rejected 200 draws in a row at kappa = " +
+                          gfd::detail::short_number(kappa_) + ", d = " + std::to_string(d_));
   }
 
 private:

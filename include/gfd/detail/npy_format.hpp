@@ -84,7 +84,7 @@ public:
 
 private:
   [[noreturn]] void bad(const std::string& what) const {
-    fail(where_, path_, ": malformed .npy header: ", what, " in ", text_);
+    fail(where_, path_, ": malformed .npy header: ", what, " in ", gfd::detail::quoted_excerpt(text_, 120));
   }
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
   void skip_space() {
@@ -188,15 +188,15 @@ inline Eigen::MatrixXd parse_npy(std::string_view where, const std::string& path
   const npy_header h =
       npy_header_parser(where, path, bytes.substr(header_start, header_len)).parse();
 
-  if (h.descr.size() < 2) fail(where, path, ": unsupported dtype '", h.descr, "'");
+  if (h.descr.size() < 2) fail(where, path, ": unsupported dtype ", gfd::detail::quoted_excerpt(h.descr));
   const char order = h.descr.front();
   const std::string_view type = std::string_view(h.descr).substr(1);
   if (type.find('O') != std::string_view::npos)
-    fail(where, path, ": object arrays (dtype '", h.descr, "') are not supported");
+    fail(where, path, ": object arrays (dtype ", gfd::detail::quoted_excerpt(h.descr), ") are not supported");
   if (order == '>' && (type == "f8" || type == "f4"))
-    fail(where, path, ": big-endian data (dtype '", h.descr, "') is not supported");
+    fail(where, path, ": big-endian data (dtype ", gfd::detail::quoted_excerpt(h.descr), ") is not supported");
   if ((order != '<' && order != '|') || (type != "f8" && type != "f4"))
-    fail(where, path, ": unsupported dtype '", h.descr, "' (supported: '<f8', '<f4')");
+    fail(where, path, ": unsupported dtype ", gfd::detail::quoted_excerpt(h.descr), " (supported: '<f8', '<f4')");
   const int item = type == "f8" ? 8 : 4;
 
   if (h.shape.empty() || h.shape.size() > 2)

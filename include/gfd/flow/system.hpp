@@ -10,6 +10,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,28 @@ namespace gfd {
 /// evaluator re-lays out its copy, O(M d); the tree keeps its index). Nothing here names a
 /// divergence: D only has to satisfy gfd::Divergence.
 ///
+/// The bandwidths a flow in Scalar accepts, [1e-150, 1e150] in double and [1e-15, 1e15] in float:
+/// h^2 scales the step (dt is in units of h^2) and 1/h^2 the velocity, and both must stay normal
+/// numbers with room to spare for the clouds' spread. Outside the range, rescale the data: a flow
+/// is equivariant under x -> s x, h -> s h (dt unchanged).
+template <class Scalar>
+[[nodiscard]] constexpr std::pair<double, double> flow_bandwidth_range() noexcept {
+  if constexpr (sizeof(Scalar) >= sizeof(double)) return {1e-150, 1e150};
+  return {1e-15, 1e15};
+}
+
+namespace detail {
+/// Throws gfd::invalid_argument naming `where` unless h lies in flow_bandwidth_range<Scalar>().
+template <class Scalar>
+void check_flow_bandwidth(std::string_view where, double h) {
+  const auto [lo, hi] = flow_bandwidth_range<Scalar>();
+  if (!(h >= lo && h <= hi))
+    fail(where, "bandwidth h = ", short_number(h), " is outside [", short_number(lo), ", ",
+         short_number(hi), "], the range a flow supports (h^2 scales the step, 1/h^2 the "
+         "velocity); rescale the data");
+}
+}  // namespace detail
+
 /// The targets and log-weights are viewed (they must outlive the system) and assumed validated
 /// by the caller (gfd::flow does it). Not thread-safe: one system per run (it caches).
 template <class D, Kernel K, class Scalar = double, int Dim = Eigen::Dynamic, Evaluator E = exact_evaluator,
@@ -75,6 +98,7 @@ public:
     matrix_type vi;
     v.setZero(particles.rows(), particles.cols());
     for (std::size_t k = 0; k < mult_.size(); ++k) {
+      detail::check_flow_bandwidth<Scalar>("gfd::velocity_system", h * mult_[k]);
       const auto hm = static_cast<Scalar>(h * mult_[k]);
       const prepared_type& targets = targets_at(k, hm);
       const problem_type pb{particles, targets_, log_w_, kernel_, eval_, hm, t, &targets};
@@ -135,11 +159,19 @@ struct particle_update {
     const double cap = max_displacement * h;
     double total = 0;
     for (Eigen::Index i = 0; i < x.cols(); ++i) {
-      auto dx = (static_cast<Scalar>(step) * v.col(i)).eval();
-      double len = static_cast<double>(dx.norm());
+      // |dx| = step |v| without forming step * v first: a huge step (or |v|^2 beyond the largest
+      // Scalar) would overflow the norm to inf, and the cap would then scale dx by cap / inf = 0,
+      // a silent no-op. stableNorm only when the plain norm overflows; the cap is applied as
+      // v * (cap / |v|), which is finite whenever v is.
+      double speed = static_cast<double>(v.col(i).norm());
+      if (!std::isfinite(speed)) speed = static_cast<double>(v.col(i).stableNorm());
+      double len = step * speed;
+      Eigen::Matrix<Scalar, Dim, 1> dx;
       if (cap > 0 && len > cap) {
-        dx *= static_cast<Scalar>(cap / len);
+        dx = static_cast<Scalar>(cap / speed) * v.col(i);
         len = cap;
+      } else {
+        dx = static_cast<Scalar>(step) * v.col(i);
       }
       if constexpr (M::is_euclidean)
         x.col(i) += dx;  // Exp_x(v) = x + v: the plain update

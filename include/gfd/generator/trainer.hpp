@@ -257,7 +257,11 @@ private:
       detail::fail(where, "target_batch must be 0 (= batch) or >= 2, got ", o.target_batch);
     if (o.steps < 0) detail::fail(where, "steps must be >= 0, got ", o.steps);
     if (o.warmup < 0) detail::fail(where, "warmup must be >= 0, got ", o.warmup);
-    detail::require_positive(where, "lr", o.lr);
+    // Adam moves each parameter by about lr per step: beyond 1 the network leaves every sane
+    // range within a step or two and fails later with a non-finite output.
+    if (!(o.lr > 0 && o.lr <= 1))
+      detail::fail(where, "lr must be in (0, 1] (Adam moves each parameter by about lr per step), got ",
+                   detail::short_number(o.lr));
     if (!(o.lr_final >= 0 && o.lr_final <= 1)) detail::fail(where, "lr_final must be in [0, 1], got ", o.lr_final);
     if (!(o.beta1 >= 0 && o.beta1 < 1)) detail::fail(where, "beta1 must be in [0, 1), got ", o.beta1);
     if (!(o.beta2 >= 0 && o.beta2 < 1)) detail::fail(where, "beta2 must be in [0, 1), got ", o.beta2);
@@ -268,7 +272,9 @@ private:
         detail::fail(where, name, " must be finite and >= 0 (0 = ", zero_means, "), got ", v);
     };
     require_finite_nonnegative("grad_clip", o.grad_clip, "off");
-    detail::require_positive(where, "eta", o.eta);
+    // The loss is eta^2 |V|^2: up to 1e6 it and its gradient stay far from overflow.
+    if (!(o.eta > 0 && o.eta <= 1e6))
+      detail::fail(where, "eta must be in (0, 1e6] (the loss is eta^2 |V|^2), got ", detail::short_number(o.eta));
     if (!(o.ema >= 0 && o.ema < 1)) detail::fail(where, "ema must be in [0, 1), got ", o.ema);
     detail::require_positive(where, "init_gain", o.init_gain);
     detail::require_positive(where, "output_gain", o.output_gain);
