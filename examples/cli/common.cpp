@@ -4,6 +4,7 @@
 
 #include "common.hpp"
 
+#include <gfd/flow/system.hpp>
 #include <gfd/random.hpp>
 
 #include <gfd/toy.hpp>
@@ -92,10 +93,175 @@ std::optional<double> parse_number(const std::string& s) {
 
 double positive_number(const std::string& s, const std::string& what) {
   const auto v = parse_number(s);
-  if (!v) throw usage_error(what + ": '" + s + "' is not a number");
+  if (!v) throw usage_error(what + ": " + gfd::detail::quoted_excerpt(s) + " is not a number");
   if (!(std::isfinite(*v) && *v > 0))
-    throw usage_error(what + ": must be finite and > 0, got " + s);
+    throw usage_error(what + ": must be finite and > 0, got " + gfd::detail::quoted_excerpt(s));
   return *v;
+}
+
+double flow_bandwidth(const std::string& s, const std::string& what) {
+  const double h = positive_number(s, what);
+  const auto [lo, hi] = gfd::flow_bandwidth_range<double>();
+  if (!(h >= lo && h <= hi))
+    throw usage_error(what + ": " + gfd::detail::short_number(h) + " is outside [" +
+                      gfd::detail::short_number(lo) + ", " + gfd::detail::short_number(hi) +
+                      "], the bandwidths a flow supports (h^2 scales the step, 1/h^2 the "
+                      "velocity); rescale the data");
+  return h;
+}
+
+void check_flow_scale(const std::string& what, const Eigen::MatrixXd& x) {
+  const double largest = x.cwiseAbs().maxCoeff();
+  const double limit = gfd::flow_bandwidth_range<double>().second;
+  if (largest > limit)
+    throw usage_error(what + ": coordinates up to " + gfd::detail::short_number(largest) +
+                      " in magnitude; a flow follows data up to " + gfd::detail::short_number(limit) +
+                      " (its bandwidths lie in [1e-150, 1e150]); rescale the data");
+}
+
+namespace {
+/// A validator from a test on the parsed number; `expected` completes "must be ...".
+CLI::Validator number_validator(std::function<bool(double)> ok, std::string expected,
+                                std::string tag) {
+  return CLI::Validator(
+      [ok = std::move(ok), expected = std::move(expected)](std::string& text) -> std::string {
+        const auto v = parse_number(text);
+        if (!v) return "expected a number, got " + gfd::detail::quoted_excerpt(text);
+        if (!ok(*v)) return "must be " + expected + ", got " + gfd::detail::quoted_excerpt(text);
+        return {};
+      },
+      std::move(tag));
+}
+}  // namespace
+
+CLI::Validator positive() {
+  return number_validator([](double v) { return std::isfinite(v) && v > 0; }, "finite and > 0",
+                          "POSITIVE");
+}
+CLI::Validator nonnegative() {
+  return number_validator([](double v) { return std::isfinite(v) && v >= 0; }, "finite and >= 0",
+                          "NONNEGATIVE");
+}
+CLI::Validator positive_at_most(double hi, const std::string& what) {
+  const std::string range = "(0, " + gfd::detail::short_number(hi) + "]";
+  return number_validator([hi](double v) { return v > 0 && v <= hi; },
+                          "in " + range + (what.empty() ? "" : " (" + what + ")"), "in " + range);
+}
+CLI::Validator number_in(double lo, double hi, const std::string& what) {
+  const std::string range = "[" + gfd::detail::short_number(lo) + ", " + gfd::detail::short_number(hi) + "]";
+  return number_validator([lo, hi](double v) { return v >= lo && v <= hi; },
+                          "in " + range + (what.empty() ? "" : " (" + what + ")"), "in " + range);
+}
+
+CLI::Validator seed_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::uint64_t v = 0;
+        const char* b = text.data();
+        const char* e = b + text.size();
+        if (b != e && *b == '+') ++b;
+        const auto [ptr, ec] = std::from_chars(b, e, v);
+        if (b == e || ptr != e || ec != std::errc())
+          return "a seed is an integer in [0, 18446744073709551615] (2^64 - 1), got " +
+                 gfd::detail::quoted_excerpt(text);
+        return {};
+      },
+      "");
+}
+
+CLI::Validator threads_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        int v = 0;
+        const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (text.empty() || ptr != text.data() + text.size() || ec != std::errc() || v < 0 ||
+            v > max_threads)
+          return "must be an integer in [0, " + std::to_string(max_threads) +
+                 "] (0 = every core), got " + gfd::detail::quoted_excerpt(text);
+        return {};
+      },
+      "");
+}
+
+namespace {
+/// The file a path names once symbolic links are followed, as an absolute normal path.
+std::filesystem::path resolved(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path p = gfd::detail::io::link_target("gfd", path);
+  p = std::filesystem::absolute(p, ec);
+  const auto w = std::filesystem::weakly_canonical(p, ec);
+  return ec ? p.lexically_normal() : w;
+}
+
+bool file_exists(const std::filesystem::path& p) {
+  std::error_code ec;
+  return std::filesystem::exists(p, ec);
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  const auto ra = resolved(a), rb = resolved(b);
+  const bool ea = file_exists(ra), eb = file_exists(rb);
+  if (ea && eb) return std::filesystem::equivalent(ra, rb, ec) && !ec;
+  return ea == eb && ra == rb;
+}
+}  // namespace
+
+void check_distinct_files(const std::vector<file_use>& inputs, const std::vector<file_use>& outputs) {
+  for (std::size_t o = 0; o < outputs.size(); ++o) {
+    const file_use& out = outputs[o];
+    if (out.path.empty()) continue;
+    for (const file_use& in : inputs)
+      // An input that is no file (a toy's name, "gaussian") cannot be overwritten.
+      if (!in.path.empty() && file_exists(resolved(in.path)) && same_file(out.path, in.path))
+        throw usage_error(out.option + " " + out.path + " is the same file as " + in.option + " " +
+                          in.path + ": writing it would destroy the input; choose another name");
+    for (std::size_t p = 0; p < o; ++p)
+      if (!outputs[p].path.empty() && same_file(out.path, outputs[p].path))
+        throw usage_error(out.option + " " + out.path + " is the same file as " + outputs[p].option +
+                          " " + outputs[p].path + ": one output would overwrite the other");
+  }
+}
+
+std::string printable(const std::string& message) {
+  static constexpr char hex[] = "0123456789abcdef";
+  constexpr std::size_t max_bytes = 2000;
+  std::string out;
+  const auto* p = reinterpret_cast<const unsigned char*>(message.data());
+  const std::size_t n = message.size();
+  std::size_t i = 0;
+  auto escape = [&](unsigned char c) {
+    out += "\\x";
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  };
+  while (i < n && out.size() < max_bytes) {
+    const unsigned char c = p[i];
+    if (c == '\n' && i + 1 == n) {
+      out += '\n';
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      escape(c);
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else {
+      // A well-formed UTF-8 sequence passes (the tool's own messages use a few symbols).
+      const std::size_t len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+      bool ok = len > 0 && i + len <= n;
+      for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xc0) == 0x80;
+      if (ok) {
+        out.append(message, i, len);
+        i += len;
+      } else {
+        escape(c);
+        ++i;
+      }
+    }
+  }
+  if (i < n) out += "... (" + std::to_string(n) + " bytes in all)";
+  return out;
 }
 
 /// Reads a point cloud with its column names (x0, x1, ... for .npy and header-less CSV).
@@ -192,10 +358,13 @@ any_evaluator make_evaluator(const std::string& name, double tolerance) {
 
 std::pair<double, double> parse_pair(const std::string& s, const std::string& what) {
   const auto colon = s.find(':');
-  if (colon == std::string::npos) throw usage_error(what + ": expected A:B, got '" + s + "'");
+  if (colon == std::string::npos)
+    throw usage_error(what + ": expected A:B, got " + gfd::detail::quoted_excerpt(s));
   const auto a = parse_number(s.substr(0, colon)), b = parse_number(s.substr(colon + 1));
-  if (!a || !b || !std::isfinite(*a) || !std::isfinite(*b) || *a < 0 || *b < 0 || *a + *b <= 0)
-    throw usage_error(what + ": expected two non-negative numbers A:B, got '" + s + "'");
+  // The weights scale the velocity as the step does (gfd::mixture accepts up to 1e6).
+  if (!a || !b || !(*a >= 0 && *a <= 1e6) || !(*b >= 0 && *b <= 1e6) || *a + *b <= 0)
+    throw usage_error(what + ": expected two numbers A:B in [0, 1e6], not both 0 (they scale the "
+                      "velocity as --dt does), got " + gfd::detail::quoted_excerpt(s));
   return {*a, *b};
 }
 

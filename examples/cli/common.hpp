@@ -88,6 +88,44 @@ double positive_number(const std::string& s, const std::string& what);
 /// "A:B" -> two non-negative numbers, not both 0, else a usage error naming `what`.
 std::pair<double, double> parse_pair(const std::string& s, const std::string& what);
 
+/// positive_number for a bandwidth of a flow (drift, train): also inside
+/// gfd::flow_bandwidth_range<double>(), else a usage error giving that range.
+double flow_bandwidth(const std::string& s, const std::string& what);
+
+/// Option validators with short messages (CLI11's PositiveNumber and NonNegativeNumber print
+/// all 309 digits of the largest double in theirs).
+CLI::Validator positive();     ///< a finite number > 0
+CLI::Validator nonnegative();  ///< a finite number >= 0
+/// A number in (0, hi] (`what` explains the bound in the message).
+CLI::Validator positive_at_most(double hi, const std::string& what = {});
+/// A finite number in [lo, hi] (`what` explains the bound in the message).
+CLI::Validator number_in(double lo, double hi, const std::string& what = {});
+/// A seed: a decimal integer in [0, 2^64 - 1] (CLI11 alone wraps -1 to 2^64 - 1 and saturates
+/// larger values).
+CLI::Validator seed_check();
+/// --threads: 0 (all) to max_threads.
+constexpr int max_threads = 1024;
+CLI::Validator threads_check();
+
+/// Refuses (usage error) a cloud a flow cannot follow: coordinates beyond 1e150 in magnitude,
+/// where every bandwidth that fits the data is outside gfd::flow_bandwidth_range<double>().
+void check_flow_scale(const std::string& what, const Eigen::MatrixXd& x);
+
+/// One file a command reads or writes, with the option that names it (for messages).
+struct file_use {
+  std::string option, path;
+};
+/// Refuses (usage error, exit 2) an output that is the same file as an input or as another
+/// output. The files themselves are compared, not their spellings: hard and symbolic links,
+/// `./` and `..` are seen through (std::filesystem::equivalent for files that exist, the
+/// normalised absolute path of the link target for outputs that do not yet). Empty paths are
+/// skipped.
+void check_distinct_files(const std::vector<file_use>& inputs, const std::vector<file_use>& outputs);
+
+/// A message as the terminal may show it: control bytes and invalid UTF-8 written as \xNN, and
+/// at most 2000 bytes (longer messages keep their head and say how long they were).
+std::string printable(const std::string& message);
+
 /// Reads a point cloud with its column names (x0, x1, ... for .npy and header-less CSV).
 gfd::table read_cloud(const std::string& path, Eigen::Index expected_dim = -1);
 

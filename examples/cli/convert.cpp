@@ -13,6 +13,7 @@ namespace {
 
 int cmd_convert(const std::string& in, const std::string& out) {
   check_output(out, "output", false);
+  check_distinct_files({{"input", in}}, {{"output", out}});
   const gfd::table t = read_cloud(in);
   gfd::write_points(out, t.points, t.columns);  // both formats hold float64 exactly
   std::cout << "wrote " << t.points.cols() << " points (d = " << t.points.rows() << ") from " << in

@@ -31,7 +31,7 @@ gfd::bandwidth_schedule make_schedule(const std::string& bandwidth, bool anneal,
       description = bandwidth + " rule on the targets";
       return gfd::bandwidth_schedule::by_rule(gfd::parse_bandwidth_rule(bandwidth));
     }
-    const double h = positive_number(bandwidth, "--bandwidth");
+    const double h = flow_bandwidth(bandwidth, "--bandwidth");
     description = "fixed " + num(h);
     return gfd::bandwidth_schedule::fixed(h);
   }
@@ -44,8 +44,8 @@ gfd::bandwidth_schedule make_schedule(const std::string& bandwidth, bool anneal,
           "--anneal: expected START:END (e.g. 2:0.1, or :0.1 for an automatic start), got '" +
           range + "'");
     const std::string a = range.substr(0, colon), b = range.substr(colon + 1);
-    if (!a.empty()) s.h_start = positive_number(a, "--anneal START");
-    if (!b.empty()) s.h_end = positive_number(b, "--anneal END");
+    if (!a.empty()) s.h_start = flow_bandwidth(a, "--anneal START");
+    if (!b.empty()) s.h_end = flow_bandwidth(b, "--anneal END");
   }
   if (!bandwidth.empty()) {
     if (bandwidth == "scott" || bandwidth == "silverman" || bandwidth == "median") {
@@ -54,7 +54,7 @@ gfd::bandwidth_schedule make_schedule(const std::string& bandwidth, bool anneal,
       if (!std::isnan(s.h_end))
         throw usage_error("--bandwidth " + bandwidth + " and --anneal " + range +
                           " both set the final bandwidth; give only one");
-      s.h_end = positive_number(bandwidth, "--bandwidth");
+      s.h_end = flow_bandwidth(bandwidth, "--bandwidth");
     }
   }
   return s;
@@ -156,12 +156,12 @@ command add_drift_command(CLI::App& app) {
       ->check(CLI::Range(0L, 100000000L))
       ->capture_default_str();
   drift->add_option("--dt", a.dt, "Step size, in units of h^2")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   drift
       ->add_option("--max-displacement", a.max_displacement,
                    "Cap on one particle's step, as a fraction of h (0 = none)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(nonnegative())
       ->capture_default_str();
   drift->add_option("--divergence", a.divergence.name, "Functional whose flow to follow")
       ->check(CLI::IsMember(divergence_names()))
@@ -181,7 +181,7 @@ command add_drift_command(CLI::App& app) {
       ->check(CLI::IsMember(kernel_names()))
       ->capture_default_str();
   drift->add_option("--imq-beta", a.imq_beta, "Exponent of the imq kernel")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   drift->add_option(
       "--bandwidth", a.bandwidth,
@@ -199,6 +199,7 @@ command add_drift_command(CLI::App& app) {
       ->add_option(
           "--seed", a.seed,
           "Seed: target sample = seed, start = seed+1, held-out = seed+2, reference = seed+3")
+      ->check(seed_check())
       ->capture_default_str();
   drift->add_option("--holdout", a.holdout, "Fraction of a target file held out for the metrics")
       ->check(CLI::Range(0.0, 0.9))
@@ -213,13 +214,13 @@ command add_drift_command(CLI::App& app) {
   drift
       ->add_option("--trajectory-every", a.trajectory_every,
                    "Steps between trajectory snapshots (default: steps/50)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   drift->add_option("--evaluator", a.evaluator, "Kernel sums: exact (all pairs) or tree (k-d tree, relative error <= --tolerance)")
       ->check(CLI::IsMember(evaluator_names()))->capture_default_str();
   drift->add_option("--tolerance", a.tolerance, "Relative error bound of the tree evaluator")
       ->check(CLI::Range(1e-15, 0.5))->capture_default_str();
   drift->add_option("--threads", a.threads, "OpenMP threads (default: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(threads_check());
   drift->add_flag("--quiet,-q", a.quiet,
                   "No progress line (it is also off when stderr is not a terminal)");
   add_sphere_options(drift, s);
@@ -227,6 +228,7 @@ command add_drift_command(CLI::App& app) {
 
   return {drift, [st, drift] {
             st->a.anneal = drift->count("--anneal") > 0;
+            st->a.n_given = drift->count("--n") > 0;
             const bool explicit_outputs =
                 !st->a.out.empty() || !st->a.png.empty() || !st->a.trajectory.empty();
             if (sphere_requested(*drift, st->s))

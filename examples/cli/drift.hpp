@@ -45,6 +45,7 @@ struct drift_args {
   std::string target = "8gaussians";
   std::string init = "gaussian";
   long n = 1000;
+  bool n_given = false;  // --n on the command line (refused with --init FILE, which gives N)
   long m = 0;  // 0: same as n (toys) / the whole training part (files)
   long steps = gfd::flow_options{}.max_steps;
   double dt = gfd::flow_options{}.dt;
@@ -196,6 +197,12 @@ int run_drift_command(const drift_args& a, bool explicit_outputs, Space& s) {
   check_output(a.trajectory, "--trajectory", false);
   check_output(a.png, "--png", true);
   check_png_available(a.png, "--png");
+  check_distinct_files({{"--target", a.target}, {"--init", a.init}},
+                       {{"--out", a.out}, {"--trajectory", a.trajectory}, {"--png", a.png}});
+  if (a.n_given && a.init != "gaussian" && a.init != "uniform")
+    throw usage_error("--n " + std::to_string(a.n) + " and --init " + a.init +
+                      ": the file gives the particles, and so N; drop --n (a toy target's M "
+                      "defaults to that N, --m sets it)");
   std::string png = a.png;
   s.before_run(explicit_outputs, png);
   set_threads(a.threads);

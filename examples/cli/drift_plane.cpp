@@ -49,9 +49,13 @@ public:
     gfd::table file;
     std::vector<Eigen::Index> perm;
     Eigen::Index held = 0, train = 0;
+    const bool init_file = a.init != "gaussian" && a.init != "uniform";
     if (toy) {
+      // With --init FILE the file gives N, and M defaults to it as it does to --n.
+      if (init_file) p.start = read_cloud(a.init, 2).points;
+      const long m = a.m > 0 ? a.m : init_file ? static_cast<long>(p.start.cols()) : a.n;
       p.target_name = a.target;
-      p.targets = gfd::toy::sample(a.target, a.m > 0 ? a.m : a.n, s);
+      p.targets = gfd::toy::sample(a.target, m, s);
       p.modes = gfd::toy::mixture_of(a.target);
       p.columns = {"x0", "x1"};
     } else {
@@ -69,6 +73,7 @@ public:
                              static_cast<std::size_t>(train));
     }
     if (p.targets.cols() < 2) throw usage_error("the target has fewer than 2 points");
+    check_flow_scale("--target " + a.target, p.targets);
 
     // 2. The start.
     const Eigen::Index d = p.targets.rows();
@@ -90,8 +95,9 @@ public:
       for (Eigen::Index k = 0; k < d; ++k)
         p.start.row(k) = (lo(k) + (hi(k) - lo(k)) * p.start.row(k).array()).matrix();
     } else {
-      p.start = read_cloud(a.init, d).points;  // throws naming the file on a wrong dimension
+      if (!toy) p.start = read_cloud(a.init, d).points;  // throws naming the file on a wrong dimension
       if (p.start.cols() < 2) throw usage_error("--init " + a.init + ": needs at least 2 particles");
+      check_flow_scale("--init " + a.init, p.start);
     }
     const Eigen::Index n = p.start.cols();
 
@@ -130,7 +136,12 @@ public:
   }
 
   // Metrics against the held-out sample; one MMD bandwidth for every column.
-  void prepare_metrics() { h_metric = gfd::median_distance(gfd::cloud_view<double>(p.heldout)); }
+  void prepare_metrics() {
+    h_metric = gfd::median_distance(gfd::cloud_view<double>(p.heldout));
+    // Held-out points that (mostly) coincide have median distance 0, no Gaussian bandwidth:
+    // then the median over held-out and start points, which the flow's start spreads apart.
+    if (!(h_metric > 0)) h_metric = gfd::pooled_median_distance(p.heldout, p.start);
+  }
 
   [[nodiscard]] metric_set measure(const Eigen::MatrixXd& x) const {
     metric_set m;

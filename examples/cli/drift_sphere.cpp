@@ -158,7 +158,10 @@ sphere_problem make_sphere_problem(const drift_args& a, const sphere_args& s,
   Eigen::Index held = 0, train = 0;
   Eigen::MatrixXd file_points;
   std::vector<Eigen::Index> perm;
-  const Eigen::Index m = a.m > 0 ? a.m : a.n;
+  // With --init FILE the file gives N, and a toy's M defaults to it as it does to --n.
+  if (toy && init_file)
+    p.start = sphere_points(read_cloud(a.init, s.dim).points, "--init", a.init, s.normalise, p.notes);
+  const Eigen::Index m = a.m > 0 ? a.m : toy && init_file ? p.start.cols() : a.n;
   if (toy) {
     const Eigen::Index d = s.dim;
     for (Eigen::Index k = 0; k < d; ++k) p.columns.push_back(gfd::default_column_name(k));
@@ -191,7 +194,7 @@ sphere_problem make_sphere_problem(const drift_args& a, const sphere_args& s,
 
   // 2. The start: uniform on the sphere, or a file.
   if (init_file) {
-    p.start = sphere_points(read_cloud(a.init, d).points, "--init", a.init, s.normalise, p.notes);
+    if (!toy) p.start = sphere_points(read_cloud(a.init, d).points, "--init", a.init, s.normalise, p.notes);
     if (p.start.cols() < 2) throw usage_error("--init " + a.init + ": needs at least 2 particles");
     p.start_name = std::filesystem::path(a.init).filename().string();
   } else {
@@ -366,7 +369,15 @@ public:
   // misshapen modes show (the median distance, the plane's choice, is the scale of the whole
   // sphere and hardly tells a uniform cloud from a six-mode mixture on S^2).
   void prepare_metrics() {
-    h_chord = gfd::choose_bandwidth(gfd::bandwidth_rule::scott, gfd::cloud_view<double>(p.heldout));
+    // A held-out set whose points coincide has no Scott bandwidth: then the rule on held-out and
+    // start points together (the uniform start spreads them).
+    if (gfd::detail::size_and_spread(gfd::cloud_view<double>(p.heldout)).second > 0) {
+      h_chord = gfd::choose_bandwidth(gfd::bandwidth_rule::scott, gfd::cloud_view<double>(p.heldout));
+    } else {
+      Eigen::MatrixXd both(p.heldout.rows(), p.heldout.cols() + p.start.cols());
+      both << p.heldout, p.start;
+      h_chord = gfd::choose_bandwidth(gfd::bandwidth_rule::scott, gfd::cloud_view<double>(both));
+    }
     h_angle = 2 * std::asin(std::min(1.0, h_chord / 2));
   }
   [[nodiscard]] sphere_metrics measure(const Eigen::MatrixXd& x) const {

@@ -24,6 +24,7 @@ int cmd_generate(const generate_args& a) {
   check_output(a.out, "--out", false);
   check_output(a.png, "--png", true);
   check_png_available(a.png, "--png");
+  check_distinct_files({{"--model", a.model}}, {{"--out", a.out}, {"--png", a.png}});
   set_threads(a.threads);
   const gfd::generator_model model = gfd::load_generator(a.model);  // names the file on a fault
   const auto t0 = steady::now();
@@ -59,9 +60,10 @@ command add_generate_command(CLI::App& app) {
       ->capture_default_str();
   generate->add_option("--out", a.out, "Output file (.csv or .npy)")->required();
   generate->add_option("--png", a.png, "Also draw the samples (.png)");
-  generate->add_option("--seed", a.seed, "Seed of the noise")->capture_default_str();
+  generate->add_option("--seed", a.seed, "Seed of the noise")->check(seed_check())
+      ->capture_default_str();
   generate->add_option("--threads", a.threads, "OpenMP threads (default: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(threads_check());
 
   return {generate, [args] { return cmd_generate(*args); }};
 }

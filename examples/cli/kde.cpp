@@ -28,6 +28,7 @@ struct kde_args {
 
 int cmd_kde(const kde_args& a) {
   check_output(a.out, "--out", false);
+  check_distinct_files({{"--data", a.data}, {"--query", a.query}}, {{"--out", a.out}});
   set_threads(a.threads);
   const bool rule = a.bandwidth == "scott" || a.bandwidth == "silverman" || a.bandwidth == "median";
   if (!rule) positive_number(a.bandwidth, "--bandwidth");  // a usage error before any reading
@@ -116,7 +117,7 @@ command add_kde_command(CLI::App& app) {
       ->check(CLI::IsMember(kernel_names()))
       ->capture_default_str();
   kde->add_option("--imq-beta", a.imq_beta, "Exponent of the imq kernel")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   kde->add_option("--bandwidth", a.bandwidth,
                   "VALUE, scott, silverman or median (rule on the data)")
@@ -127,7 +128,7 @@ command add_kde_command(CLI::App& app) {
   kde->add_option("--tolerance", a.tolerance, "Relative error bound of the tree evaluator")
       ->check(CLI::Range(1e-15, 0.5))->capture_default_str();
   kde->add_option("--threads", a.threads, "OpenMP threads (default: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(threads_check());
 
   return {kde, [args] { return cmd_kde(*args); }};
 }

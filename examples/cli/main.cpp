@@ -9,12 +9,19 @@
 
 #include <gfd/error.hpp>
 
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <vector>
 
 int main(int argc, char** argv) {
   using namespace gfd_cli;
+#ifdef SIGXFSZ
+  // Past a file-size limit (ulimit -f) a write then fails with EFBIG, which the atomic writer
+  // reports and cleans up after, instead of the signal killing the process and leaving its
+  // temporary file behind.
+  std::signal(SIGXFSZ, SIG_IGN);
+#endif
   CLI::App app{
       "gfd: move particle clouds along Wasserstein gradient flows of KDE divergences.\n"
       "Exit codes: 0 success, 1 the run failed, 2 bad usage or input file."};
@@ -41,7 +48,8 @@ int main(int argc, char** argv) {
       expected += (i == 0 ? "" : i + 1 == commands.size() ? " or " : ", ") + name;
     }
     if (!known) {
-      std::cerr << "gfd: unknown command '" << first << "' (expected " << expected << ")\n"
+      std::cerr << "gfd: unknown command " << gfd::detail::quoted_excerpt(first) << " (expected "
+                << expected << ")\n"
                 << "Run with --help for more information.\n";
       return exit_usage;
     }
@@ -54,7 +62,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);  // prints the message and "Run with --help for more information."
+    // CLI11's message quotes the user's text: escaped and abbreviated like every other one.
+    std::cerr << printable(e.what()) << "\nRun with --help for more information.\n";
     return exit_usage;
   }
 
@@ -62,17 +71,17 @@ int main(int argc, char** argv) {
     for (const auto& c : commands)
       if (c.app->parsed()) return c.run();
   } catch (const usage_error& e) {
-    std::cerr << "gfd: error: " << e.what() << "\n";
+    std::cerr << "gfd: error: " << printable(e.what()) << "\n";
     return exit_usage;
   } catch (const gfd::invalid_argument& e) {
     // Bad input: malformed or missing files (the message names the file, line and column).
-    std::cerr << "gfd: error: " << e.what() << "\n";
+    std::cerr << "gfd: error: " << printable(e.what()) << "\n";
     return exit_usage;
   } catch (const gfd::numerical_error& e) {
-    std::cerr << "gfd: the run failed: " << e.what() << "\n";
+    std::cerr << "gfd: the run failed: " << printable(e.what()) << "\n";
     return exit_failure;
   } catch (const std::exception& e) {
-    std::cerr << "gfd: error: " << e.what() << "\n";
+    std::cerr << "gfd: error: " << printable(e.what()) << "\n";
     return exit_failure;
   }
   return exit_usage;

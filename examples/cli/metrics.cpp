@@ -86,12 +86,13 @@ command add_metrics_command(CLI::App& app) {
   metrics->add_option("--projections", a.projections, "Directions of the sliced W2")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  metrics->add_option("--seed", a.seed, "Seed of the directions")->capture_default_str();
+  metrics->add_option("--seed", a.seed, "Seed of the directions")->check(seed_check())
+      ->capture_default_str();
   metrics->add_option(
       "--modes", a.modes,
       "Also report the modes of this toy (8gaussians, 25gaussians) covered by the first cloud");
   metrics->add_option("--threads", a.threads, "OpenMP threads (default: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(threads_check());
 
   return {metrics, [args] { return cmd_metrics(*args); }};
 }

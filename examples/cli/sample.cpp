@@ -34,6 +34,7 @@ int cmd_sample(const sample_args& a) {
   check_output(a.out, "--out", false);
   check_output(a.png, "--png", true);
   check_png_available(a.png, "--png");
+  check_distinct_files({}, {{"--out", a.out}, {"--png", a.png}});
   Eigen::MatrixXd x;
   std::mt19937_64 rng(a.seed);
   if (a.name == "gaussian") {
@@ -74,7 +75,8 @@ command add_sample_command(CLI::App& app) {
   sample->add_option("--dim", a.dim, "Dimension of gaussian / uniform")
       ->check(CLI::Range(1L, 100000L))
       ->capture_default_str();
-  sample->add_option("--seed", a.seed, "Seed")->capture_default_str();
+  sample->add_option("--seed", a.seed, "Seed")->check(seed_check())
+      ->capture_default_str();
   sample->add_option("--out", a.out, "Output file (.csv or .npy)");
   sample->add_option("--png", a.png, "Also draw the sample (.png)");
   sample->add_flag("--list", a.list, "List the distributions");

@@ -86,6 +86,8 @@ int cmd_train(train_args a) {
   if (!a.log.empty() && lower_extension(a.log) != ".csv")
     throw usage_error("--log " + a.log + ": expected a .csv file name");
   check_output(a.log, "--log", false);
+  check_distinct_files({{"--target", a.target}},
+                       {{"--out", a.out}, {"--log", a.log}, {"--png", a.png}});
   gfd::generator_options& o = a.opt;
   if (!a.widths.empty()) o.widths = width_list(a.widths);
   o.bandwidth.multipliers = number_list(a.multipliers, "--multipliers");
@@ -95,7 +97,7 @@ int cmd_train(train_args a) {
     o.bandwidth.rule = gfd::parse_bandwidth_rule(a.bandwidth);
   } else {
     o.bandwidth.kind = gfd::bandwidth_schedule::mode::fixed;
-    o.bandwidth.h = positive_number(a.bandwidth, "--bandwidth");
+    o.bandwidth.h = flow_bandwidth(a.bandwidth, "--bandwidth");
   }
   const any_kernel kernel = make_kernel(a.kernel, a.imq_beta);
   gfd::registry::divergence_parameters div_params = divergence_parameters_of(a.divergence);
@@ -318,7 +320,7 @@ command add_train_command(CLI::App& app) {
   train
       ->add_option("--holdout", a.holdout,
                    "Data points held out for the sliced W2 (default: 2000, at most 20% of the data)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(nonnegative());
   train->add_option("--steps", a.opt.steps, "Training steps")
       ->check(CLI::Range(0L, 100000000L))
       ->default_str(std::to_string(gd.steps));
@@ -329,13 +331,13 @@ command add_train_command(CLI::App& app) {
       ->check(CLI::Range(0L, 1000000L))
       ->default_str(std::to_string(gd.target_batch));
   train->add_option("--lr", a.opt.lr, "Adam learning rate (peak)")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_at_most(1.0, "Adam moves each parameter by about lr per step"))
       ->default_str(num(gd.lr));
   train->add_option("--lr-final", a.opt.lr_final, "Cosine decay to lr x this at the last step")
       ->check(CLI::Range(0.0, 1.0))
       ->default_str(num(gd.lr_final));
   train->add_option("--warmup", a.opt.warmup, "Linear warm-up steps")
-      ->check(CLI::NonNegativeNumber)
+      ->check(nonnegative())
       ->default_str(std::to_string(gd.warmup));
   train->add_option("--width", a.opt.width, "Hidden width")
       ->check(CLI::Range(1, 1048576))
@@ -355,10 +357,10 @@ command add_train_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 0.999999999))
       ->default_str(num(gd.ema));
   train->add_option("--eta", a.opt.eta, "Drift scale eta of the regression target f + eta V")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_at_most(1e6, "the loss is eta^2 |V|^2"))
       ->default_str(num(gd.eta));
   train->add_option("--grad-clip", a.opt.grad_clip, "Clip the gradient norm (0 = off)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(nonnegative())
       ->default_str(num(gd.grad_clip));
   train->add_option("--divergence", a.divergence.name, "Velocity field giving the drift V")
       ->check(CLI::IsMember(divergence_names()))
@@ -381,7 +383,7 @@ command add_train_command(CLI::App& app) {
       ->check(CLI::IsMember(kernel_names()))
       ->capture_default_str();
   train->add_option("--imq-beta", a.imq_beta, "Exponent of the imq kernel")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   train
       ->add_option("--bandwidth", a.bandwidth,
@@ -389,11 +391,12 @@ command add_train_command(CLI::App& app) {
                    "not used by drifting-deng")
       ->capture_default_str();
   train->add_option("--bandwidth-factor", a.bandwidth_factor, "Multiplies the rule's bandwidth")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   train->add_option("--multipliers", a.multipliers, "Sum the drift over bandwidths h c1, h c2, ...")
       ->capture_default_str();
   train->add_option("--seed", a.opt.seed, "Seed: toy data, initialisation, noise, batches, split")
+      ->check(seed_check())
       ->capture_default_str();
   train->add_option("--log-every", a.opt.observe_every, "Steps between held-out sliced W2 measurements")
       ->check(CLI::Range(1L, 100000000L))
@@ -401,7 +404,7 @@ command add_train_command(CLI::App& app) {
   train->add_option("--log", a.log, "Write the measurements (.csv: step, loss, drift2, lr, seconds, sliced_w2)");
   train->add_option("--png", a.png, "Write a picture: target, untrained and trained samples (.png)");
   train->add_option("--threads", a.threads, "OpenMP threads (default: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(threads_check());
   train->add_flag("--quiet,-q", a.quiet,
                   "No progress line (it is also off when stderr is not a terminal)");
 

@@ -15,6 +15,8 @@
 
 #include <Eigen/Core>
 
+#include <gfd/io.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -362,27 +364,9 @@ inline void write_png(const std::string& path, const figure& f) {
   if (status != CAIRO_STATUS_SUCCESS)
     throw std::runtime_error("cannot encode " + path + ": " + cairo_status_to_string(status));
 
-    // Atomic write: temporary next to the target, then rename.
-#ifndef _WIN32
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
-#else
-  const std::string tmp = path + ".tmp";
-#endif
-  std::FILE* out = std::fopen(tmp.c_str(), "wb");
-  if (!out) throw std::runtime_error("cannot write " + path + ": cannot create " + tmp);
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), out) == bytes.size();
-  const bool closed = std::fclose(out) == 0;
-  std::error_code ec;
-  if (!ok || !closed) {
-    std::filesystem::remove(tmp, ec);
-    throw std::runtime_error("cannot write " + path + ": write error");
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    const std::string why = ec.message();
-    std::filesystem::remove(tmp, ec);
-    throw std::runtime_error("cannot write " + path + ": " + why);
-  }
+  // The library's atomic writer: temporary next to the target, renamed into place, removed on
+  // failure; a failure is a gfd::invalid_argument naming the cause (exit 2 in the tool).
+  gfd::detail::io::write_atomically("plot::write_png", path, bytes);
 #endif
 }
 

@@ -44,7 +44,7 @@ for c in "${cases[@]}"; do
   expect 2 "$msg" kde --data "$file" --out never.csv
   expect 2 "$msg" kde --data good.csv --query "$file" --out never.csv
   expect 2 "$msg" drift --target "$file" --steps 1 --out never.csv --quiet
-  expect 2 "$msg" drift --target moons --init "$file" --n 50 --steps 1 --out never.csv --quiet
+  expect 2 "$msg" drift --target moons --init "$file" --steps 1 --out never.csv --quiet
   expect 2 "$msg" convert "$file" never.npy
 done
 

@@ -20,7 +20,7 @@ expect 2 "--bandwidth: 'wide' is not a number" drift --bandwidth wide --out neve
 expect 2 '--bandwidth: must be finite and > 0' drift --bandwidth -0.5 --out never.csv
 expect 2 '--anneal: expected START:END' drift --anneal 3 --out never.csv
 expect 2 'both set the final bandwidth' drift --anneal 2:0.1 --bandwidth 0.2 --out never.csv
-expect 2 '--mix: expected two non-negative numbers' drift --divergence mixed --mix 1:x --out never.csv
+expect 2 '--mix: expected two numbers A:B in \[0, 1e6\]' drift --divergence mixed --mix 1:x --out never.csv
 expect 2 "neither a toy .* nor an existing" drift --target moonz --out never.csv
 expect 2 "--out never\.txt: expected a \.csv or \.npy" drift --out never.txt
 expect 2 "--png never\.jpg: expected a \.png" drift --png never.jpg
