@@ -116,7 +116,7 @@ void check_flow_scale(const std::string& what, const Eigen::MatrixXd& x) {
   if (largest > limit)
     throw usage_error(what + ": coordinates up to " + gfd::detail::short_number(largest) +
                       " in magnitude; a flow follows data up to " + gfd::detail::short_number(limit) +
-                      " (its bandwidths lie in [1e-150, 1e150]); rescale the data");
+                      " (its bandwidths lie in [1e-152, 1e152]); rescale the data");
 }
 
 namespace {

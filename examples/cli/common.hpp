@@ -107,7 +107,7 @@ CLI::Validator seed_check();
 constexpr int max_threads = 1024;
 CLI::Validator threads_check();
 
-/// Refuses (usage error) a cloud a flow cannot follow: coordinates beyond 1e150 in magnitude,
+/// Refuses (usage error) a cloud a flow cannot follow: coordinates beyond 1e152 in magnitude,
 /// where every bandwidth that fits the data is outside gfd::flow_bandwidth_range<double>().
 void check_flow_scale(const std::string& what, const Eigen::MatrixXd& x);
 

@@ -129,14 +129,14 @@ else fail "PNG write failure: exit $rc, $(cat err.txt)"; fi
 no_temporaries
 
 # --- Ranges checked up front, with the usable range in the message ------------------------------
-expect 2 'outside \[1e-150, 1e\+150\]' drift --bandwidth 1e-300 --out never.csv
-expect 2 'outside \[1e-150, 1e\+150\]' drift --bandwidth 1e300 --out never.csv
-expect 2 'outside \[1e-150, 1e\+150\]' drift --anneal 1e200: --out never.csv
+expect 2 'outside \[1e-152, 1e\+152\]' drift --bandwidth 1e-300 --out never.csv
+expect 2 'outside \[1e-152, 1e\+152\]' drift --bandwidth 1e300 --out never.csv
+expect 2 'outside \[1e-152, 1e\+152\]' drift --anneal 1e200: --out never.csv
 expect 2 'alpha = 1e\+06 is outside \[-22, 24\]' drift --divergence alpha --alpha 1e6 --out never.csv
 expect 2 'in \[0, 1e6\]' drift --divergence mixed --mix 1e308:1e308 --out never.csv
 expect 2 '--lr: must be in \(0, 1\]' train --target moons --lr 1e300 --out never.gfdgen
 expect 2 '--eta: must be in \(0, 1e\+06\]' train --target moons --eta 1e308 --out never.gfdgen
-expect 2 'outside \[1e-150, 1e\+150\]' train --target moons --bandwidth 1e-300 --out never.gfdgen
+expect 2 'outside \[1e-152, 1e\+152\]' train --target moons --bandwidth 1e-300 --out never.gfdgen
 scaled 1e300 a.csv a_huge.csv
 expect 2 '--target a_huge.csv: coordinates up to .* rescale the data' drift --target a_huge.csv --out never.csv
 

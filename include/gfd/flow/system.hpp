@@ -41,13 +41,13 @@ namespace gfd {
 /// evaluator re-lays out its copy, O(M d); the tree keeps its index). Nothing here names a
 /// divergence: D only has to satisfy gfd::Divergence.
 ///
-/// The bandwidths a flow in Scalar accepts, [1e-150, 1e150] in double and [1e-15, 1e15] in float:
+/// The bandwidths a flow in Scalar accepts, [1e-152, 1e152] in double and [1e-15, 1e15] in float:
 /// h^2 scales the step (dt is in units of h^2) and 1/h^2 the velocity, and both must stay normal
 /// numbers with room to spare for the clouds' spread. Outside the range, rescale the data: a flow
 /// is equivariant under x -> s x, h -> s h (dt unchanged).
 template <class Scalar>
 [[nodiscard]] constexpr std::pair<double, double> flow_bandwidth_range() noexcept {
-  if constexpr (sizeof(Scalar) >= sizeof(double)) return {1e-150, 1e150};
+  if constexpr (sizeof(Scalar) >= sizeof(double)) return {1e-152, 1e152};
   return {1e-15, 1e15};
 }
 
