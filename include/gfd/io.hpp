@@ -358,8 +358,9 @@ inline std::string lowercase_extension(const std::string& path) {
 /// (default x0, x1, ...), values in shortest round-trip form; atomic (see the file comment).
 /// Complexity O(d N).
 /// Throws gfd::invalid_argument naming gfd::write_csv and the path if d or N is 0, a value is
-/// NaN/Inf, column_names is neither empty nor of size d, a name is empty, is a number or contains
-/// ',', '"', '\\r' or '\\n', or the file cannot be written (e.g. the directory does not exist).
+/// NaN/Inf, column_names is neither empty nor of size d, a name is empty, is a number, starts
+/// with a UTF-8 byte order mark (it would not read back) or contains ',', '"', '\\r' or '\\n', or
+/// the file cannot be written (e.g. the directory does not exist).
 inline void write_csv(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>& points,
                       const std::vector<std::string>& column_names = {}) {
   constexpr std::string_view where = "gfd::write_csv";
@@ -376,11 +377,13 @@ inline void write_csv(const std::string& path, const Eigen::Ref<const Eigen::Mat
                                             : column_names[static_cast<std::size_t>(c)];
     double ignored = 0.0;
     const std::string_view trimmed = detail::io::trim(name);
-    if (trimmed.empty() || trimmed.size() != name.size() ||
+    // A leading byte order mark would be taken for the file's own and dropped by the reader.
+    if (trimmed.empty() || trimmed.size() != name.size() || name.starts_with("\xEF\xBB\xBF") ||
         name.find_first_of(",\"\r\n") != std::string::npos ||
         detail::io::parse_number(trimmed, ignored) != detail::io::field_kind::not_number)
       fail(where, path, ": invalid column name '", name,
-           "' (must be non-empty, not a number, without surrounding spaces, ',', '\"' or newlines)");
+           "' (must be non-empty, not a number, without surrounding spaces, a leading byte order "
+           "mark, ',', '\"' or newlines)");
     out += c ? "," : "";
     out += name;
   }
