@@ -15,6 +15,7 @@
 #include <optional>
 #include <string_view>
 
+#include "detail/fixed_product.hpp"
 #include "error.hpp"
 #include "manifolds.hpp"
 #include "metrics.hpp"
@@ -58,10 +59,13 @@ Eigen::MatrixXd sphere_metric_points(std::string_view where, std::string_view na
 /// The geodesic distance of sphere::mode_coverage as a gfd::detail::mode_coverage_impl policy:
 /// the key of centre c is -<x_i, c> (the nearest centre in angle has the largest cosine; the
 /// cosines come from one N x K matrix product), and the nearest centre is near when the angle
-/// unit_sphere::distance(x_i, c) is <= radius. O(N K d) to build, O(N K) memory.
+/// unit_sphere::distance(x_i, c) is <= radius. O(N K d) to build, O(N K) memory. The product is
+/// gfd::detail::fixed_product: the same bits (hence the same assignments) for any thread count.
 struct geodesic_coverage_distance {
   geodesic_coverage_distance(const Eigen::MatrixXd& x, const Eigen::MatrixXd& c, double r)
-      : xt(x), ct(c), dots(x * c.transpose()), radius(r) {}
+      : xt(x), ct(c), dots(x.rows(), c.rows()), radius(r) {
+    gfd::detail::fixed_product(dots, x, c.transpose());
+  }
   const Eigen::MatrixXd& xt;  ///< N x d particles
   const Eigen::MatrixXd& ct;  ///< K x d centres
   Eigen::MatrixXd dots;       ///< N x K cosines

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/fixed_product.hpp"
 #include "../error.hpp"
 #include "../toy.hpp"
 
@@ -48,8 +49,9 @@ struct mlp_workspace {
 ///
 /// Complexity: forward and backward O(B sum_l n_{l-1} n_l) each (backward twice the forward
 /// flops). Memory O(B sum_l n_l) in the workspace. Thread-safety: const member functions are
-/// safe when each thread passes its own workspace; Eigen's GEMM itself uses OpenMP threads
-/// when the consumer enables OpenMP.
+/// safe when each thread passes its own workspace. With OpenMP the products run in parallel over
+/// fixed panels of the output (gfd::detail::fixed_product), so forward, backward and training
+/// are bitwise the same for any number of threads.
 class mlp {
 public:
   mlp() = default;
@@ -152,7 +154,8 @@ public:
     for (int l = 1; l <= layers(); ++l) {
       const auto k = static_cast<std::size_t>(l - 1);
       Eigen::MatrixXd& z = ws.pre[k];
-      z.noalias() = weight_in(th, l) * ws.act[k];
+      z.resize(sizes_[static_cast<std::size_t>(l)], ws.act[k].cols());
+      gfd::detail::fixed_product(z, weight_in(th, l), ws.act[k]);
       z.colwise() += bias_in(th, l);
       if (l < layers()) ws.act[k + 1] = silu(z);
     }
@@ -188,10 +191,11 @@ public:
     ws.delta = grad_out;
     for (int l = layers(); l >= 1; --l) {
       const auto k = static_cast<std::size_t>(l - 1);
-      weight_in(grad, l).noalias() = ws.delta * ws.act[k].transpose();
+      gfd::detail::fixed_product(weight_in(grad, l), ws.delta, ws.act[k].transpose());
       bias_in(grad, l) = ws.delta.rowwise().sum();
       if (l == 1) break;
-      ws.delta_prev.noalias() = weight_in(th, l).transpose() * ws.delta;
+      ws.delta_prev.resize(sizes_[static_cast<std::size_t>(l - 1)], ws.delta.cols());
+      gfd::detail::fixed_product(ws.delta_prev, weight_in(th, l).transpose(), ws.delta);
       ws.delta_prev.array() *= silu_derivative(ws.pre[k - 1]).array();
       std::swap(ws.delta, ws.delta_prev);
     }

@@ -22,13 +22,10 @@
 #include <vector>
 
 #include "../../core/sums.hpp"
+#include "../../detail/fixed_product.hpp"
 #include "../../error.hpp"
 #include "../../kernels.hpp"
 #include "../../particles.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 // exp_lanes must be inlined into the inner loops: in a large translation unit (the CLI, a user's
 // program) GCC's size heuristics may keep it out of line, which measured 1.8x slower on the tree
@@ -542,15 +539,12 @@ void blocked_gemm_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
   const Index n = queries.cols(), d = queries.rows(), m = src.m, mp = src.padded();
   // Blocks sized for Eigen's GEMM: a wide query block amortises packing the source tile (128
   // measured 5-15% faster than 64 or 32 at d = 16 and 128, wider gained nothing), narrowed when
-  // there are too few queries to give every thread several blocks.
+  // there are too few queries to give two threads four blocks each. The width depends on n
+  // alone, not on the thread count: a query's sums then do not either (its column in the
+  // products is the same).
   constexpr Index sblock = 512;
   static_assert(sblock % W == 0, "tiles must hold whole SIMD blocks");
-#ifdef _OPENMP
-  const Index threads = parallel ? omp_get_max_threads() : 1;
-#else
-  const Index threads = 1;
-#endif
-  const Index qblock = std::clamp<Index>(n / (4 * threads), 16, 128);
+  const Index qblock = std::clamp<Index>(n / 8, 16, 128);
   const Index nblocks = (n + qblock - 1) / qblock;
   // The second product wants sources as columns: d x padded, zero padding (masked weights are 0).
   const Mat ycols = src.rows.transpose();
@@ -581,8 +575,14 @@ void blocked_gemm_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
       for (Index j0 = 0; j0 < mp; j0 += sblock) {
         const Index b = std::min(sblock, mp - j0);  // a multiple of W: sources are padded
         // Column-major source rows as the left operand: the cheapest layout for Eigen to pack.
-        dot.topLeftCorner(b, qb).noalias() =
-            Scalar(-2) * src.rows.middleRows(j0, b) * xsb.leftCols(qb);
+        // Inside our team (or with one thread allowed) Eigen's GEMM runs serially. Without a
+        // team (a sum too small to wake one) it may start threads of its own, whose number sets
+        // its blocking and so the rounding: fixed_product there, serial at any thread count.
+        if (go_parallel)
+          dot.topLeftCorner(b, qb).noalias() = Scalar(-2) * src.rows.middleRows(j0, b) * xsb.leftCols(qb);
+        else
+          fixed_product(dot.topLeftCorner(b, qb), src.rows.middleRows(j0, b), xsb.leftCols(qb),
+                        Scalar(-2), false, false);
         for (Index q = 0; q < qb; ++q) {
           auto& sq = st[static_cast<std::size_t>(q)];
           const Index self = opt.exclude_self ? i0 + q : -1;
@@ -608,7 +608,11 @@ void blocked_gemm_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
           sq.s += tile_s;
           if constexpr (Slope) sq.cs += cs.sum();
         }
-        acc.leftCols(qb).noalias() += ycols.middleCols(j0, b) * w.topLeftCorner(b, qb);
+        if (go_parallel)
+          acc.leftCols(qb).noalias() += ycols.middleCols(j0, b) * w.topLeftCorner(b, qb);
+        else
+          fixed_product(acc.leftCols(qb), ycols.middleCols(j0, b), w.topLeftCorner(b, qb),
+                        Scalar(1), true, false);
       }
       for (Index q = 0; q < qb; ++q) {
         xs = xsb.col(q);
