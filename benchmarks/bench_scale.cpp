@@ -16,9 +16,6 @@
 /// reported beside the step time: it bounds what refitting a tree (keeping its structure,
 /// updating bounding boxes) could save.
 ///
-/// The serial-looking parts of a step are timed alone after the run: the particle tree build
-/// and the query partition (grouping the particles into blocks of nearby queries).
-///
 /// Peak memory is the process's maximum resident set size (getrusage), against the size of the
 /// two clouds themselves; an N x M buffer of doubles would be N M 8 bytes (8 TB at 1e6).
 /// Not a Google Benchmark binary: one run of a few steps is the measurement.
@@ -120,16 +117,7 @@ int main(int argc, char** argv) {
   // Building a tree over the moved particles, alone: what every step pays once.
   t0 = std::chrono::steady_clock::now();
   { const auto prepared_particles = ev.prepare(x, lw, bk); }
-  const double build_s = seconds_since(t0);
-  std::printf("particle tree build: %.3f s (every step)\n", build_s);
-  // The query partition alone (blocks of <= 64 nearby particles; each of the step's two passes
-  // makes one), with the first search radius of the passes at N = 1e6 and tolerance 1e-3 (6 h).
-  t0 = std::chrono::steady_clock::now();
-  {
-    const auto blocks = gfd::detail::partition_points(x, 64, 6.0 * h);
-    std::printf("query partition: %.3f s (twice every step; %zu blocks)\n", seconds_since(t0),
-                blocks.begin.size() - 1);
-  }
+  std::printf("particle tree build: %.3f s (every step)\n", seconds_since(t0));
   std::printf("peak RSS %.1f MiB: %.1f x the two clouds\n", peak_rss_mib(),
               peak_rss_mib() / data_mib);
   return 0;
