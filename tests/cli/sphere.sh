@@ -59,7 +59,7 @@ awk -F, 'NR == 1 { print; next } { printf "%.17g,%.17g,%.17g\n", 2 * $1, 2 * $2,
 expect 2 'doubled.csv: data row 1 .*has norm 2 ' drift --manifold sphere --target doubled.csv \
   --n 100 --steps 5 --quiet
 expect 2 'init doubled.csv: data row 1 .*norm 2 ' drift --manifold sphere --init doubled.csv \
-  --target s2.csv --n 100 --steps 5 --quiet
+  --target s2.csv --steps 5 --quiet
 # One point off by 1e-5 (more than the tolerance 1e-6) is enough.
 awk -F, 'NR == 4 { printf "%.17g,%.17g,%.17g\n", $1 * 1.00001, $2 * 1.00001, $3 * 1.00001; next }
          { print }' s2.csv >slightly.csv
