@@ -85,7 +85,11 @@ std::optional<double> parse_number(const std::string& s) {
   double v = 0;
   const char* b = s.data();
   const char* e = b + s.size();
-  if (b != e && *b == '+') ++b;
+  // One leading '+' is allowed, as in the CSV reader; "+-1" is not a number there, nor here.
+  if (b != e && *b == '+') {
+    ++b;
+    if (b != e && (*b == '-' || *b == '+')) return std::nullopt;
+  }
   const auto [ptr, ec] = std::from_chars(b, e, v);
   if (ec != std::errc() || ptr != e) return std::nullopt;
   return v;
