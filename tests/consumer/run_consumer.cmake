@@ -93,7 +93,7 @@ endif()
 run("build consumer" ${CMAKE_COMMAND} --build "${WORK_DIR}/consumer-build" --config ${CONFIG})
 
 # Multi-config generators put the binary in a per-config subdirectory.
-foreach(exe gfd_consumer gfd_generator_consumer)
+foreach(exe gfd_consumer gfd_generator_consumer gfd_native_consumer)
   find_program(${exe}_path ${exe}
     PATHS "${WORK_DIR}/consumer-build" "${WORK_DIR}/consumer-build/${CONFIG}" NO_DEFAULT_PATH)
   if(NOT ${exe}_path)
