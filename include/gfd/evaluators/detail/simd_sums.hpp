@@ -27,6 +27,16 @@
 #include "../../kernels.hpp"
 #include "../../particles.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// Optional: OpenBLAS for the large-d pass's matrix products (define GFD_USE_OPENBLAS and link
+// OpenBLAS, preferably its OpenMP build; README "Performance"). Without it, Eigen's products.
+#ifdef GFD_USE_OPENBLAS
+#include <cblas.h>
+#endif
+
 // exp_lanes must be inlined into the inner loops: in a large translation unit (the CLI, a user's
 // program) GCC's size heuristics may keep it out of line, which measured 1.8x slower on the tree
 // evaluator's 2D sums (`gfd kde`, N = M = 1e5). Forcing the other block helpers as well cost 5%
@@ -477,34 +487,35 @@ lanes<Scalar> gemm_distances(const Scalar* dot_q, const Scalar* ynorm, Scalar xn
   return (lanes_map<Scalar>(dot_q + r) + lanes_map<Scalar>(ynorm + j0 + r) + xnorm).max(Scalar(0));
 }
 
-/// Large d: one pass over a query's column of a tile (sources j0 .. j0 + b) against `ref`: field
-/// weights into wq, lane sums into s and cs.
+/// Large d: one pass over a query's column of a tile (sources j0 .. j0 + b) against `ref`: the
+/// field weights overwrite the products in `col` (each lane is read before it is written), lane
+/// sums into s and cs.
 template <bool Weighted, bool Slope, Kernel K, class Scalar>
-void sweep_column(const block_core<K, Scalar, Weighted, Slope>& core, const Scalar* dot_q,
+void sweep_column(const block_core<K, Scalar, Weighted, Slope>& core, Scalar* col,
                   const Scalar* ynorm, Scalar xnorm, Eigen::Index j0, Eigen::Index b,
-                  Eigen::Index m, Eigen::Index self, Scalar ref, Scalar* wq,
-                  lanes<Scalar>& s_out, lanes<Scalar>& cs_out) {
+                  Eigen::Index m, Eigen::Index self, Scalar ref, lanes<Scalar>& s_out,
+                  lanes<Scalar>& cs_out) {
   using Index = Eigen::Index;
   using L = lanes<Scalar>;
   constexpr Index W = block_lanes<Scalar>;
   L s = L::Zero(), cs = L::Zero();  // locals: see sweep_tile
   L bias = L::Zero(), keep = L::Ones();
   for (Index r = 0; r < b; r += W) {
-    const L t = gemm_distances(dot_q, ynorm, xnorm, j0, r);
+    const L t = gemm_distances(col, ynorm, xnorm, j0, r);
     if (block_masked(j0 + r, W, m, self)) [[unlikely]] {
       block_mask<Scalar>(j0 + r, m, self, bias, keep);
-      Eigen::Map<L>(wq + r) = core.template add<true>(j0 + r, t, ref, bias, keep, s, cs);
+      Eigen::Map<L>(col + r) = core.template add<true>(j0 + r, t, ref, bias, keep, s, cs);
     } else {
-      Eigen::Map<L>(wq + r) = core.template add<false>(j0 + r, t, ref, bias, keep, s, cs);
+      Eigen::Map<L>(col + r) = core.template add<false>(j0 + r, t, ref, bias, keep, s, cs);
     }
   }
   s_out = s;
   cs_out = cs;
 }
 
-/// Large d: largest logit of a query's column of a tile, without exp.
+/// Large d: largest logit of a query's column of a tile (products in `col`), without exp.
 template <bool Weighted, bool Slope, Kernel K, class Scalar>
-Scalar probe_column(const block_core<K, Scalar, Weighted, Slope>& core, const Scalar* dot_q,
+Scalar probe_column(const block_core<K, Scalar, Weighted, Slope>& core, const Scalar* col,
                     const Scalar* ynorm, Scalar xnorm, Eigen::Index j0, Eigen::Index b,
                     Eigen::Index m, Eigen::Index self) {
   using Index = Eigen::Index;
@@ -512,7 +523,7 @@ Scalar probe_column(const block_core<K, Scalar, Weighted, Slope>& core, const Sc
   constexpr Index W = block_lanes<Scalar>;
   L mx = L::Constant(-std::numeric_limits<Scalar>::infinity()), bias, keep;
   for (Index r = 0; r < b; r += W) {
-    L l = core.logits(j0 + r, gemm_distances(dot_q, ynorm, xnorm, j0, r));
+    L l = core.logits(j0 + r, gemm_distances(col, ynorm, xnorm, j0, r));
     if (block_masked(j0 + r, W, m, self)) {
       block_mask<Scalar>(j0 + r, m, self, bias, keep);
       l += bias;
@@ -522,8 +533,103 @@ Scalar probe_column(const block_core<K, Scalar, Weighted, Slope>& core, const Sc
   return mx.maxCoeff();
 }
 
-/// Large d: query blocks x source tiles; distances and the field by matrix products, logits and
-/// exp by the same block core as the small-d path, one query column of the tile at a time.
+#ifdef GFD_USE_OPENBLAS
+/// Whether the large-d pass may call OpenBLAS here: always outside a parallel region; inside one
+/// only when OpenBLAS is sequential or built with OpenMP (then it runs on the calling thread). A
+/// pthreads OpenBLAS called from several threads at once serialises them on its own lock, so
+/// there the pass keeps Eigen's product.
+inline bool openblas_usable() {
+#ifdef _OPENMP
+  static const bool per_thread = openblas_get_parallel() != 1;
+  return per_thread || !omp_in_parallel();
+#else
+  return true;
+#endif
+}
+#endif
+
+/// The matrix products of the large-d pass, column-major: C = alpha op(A) B (+ C when
+/// `accumulate`) with op(A) = A (m x k, leading dimension lda) or A^T (A stored k x m), B k x n.
+/// Eigen's own product, single-threaded inside the pass's parallel region (Eigen does not nest
+/// its threads there); OpenBLAS's when GFD_USE_OPENBLAS is defined and it can run on the calling
+/// thread (openblas_usable).
+template <class Scalar>
+void tile_product(bool trans_a, Eigen::Index m, Eigen::Index n, Eigen::Index k, Scalar alpha,
+                  const Scalar* a, Eigen::Index lda, const Scalar* b, Eigen::Index ldb,
+                  bool accumulate, Scalar* c, Eigen::Index ldc, bool in_team) {
+  using Mat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+  using In = Eigen::Map<const Mat, 0, Eigen::OuterStride<>>;
+  using Out = Eigen::Map<Mat, 0, Eigen::OuterStride<>>;
+  if (!in_team) {
+    // Outside our OpenMP team (a sum too small to wake one) a GEMM may start threads of its own,
+    // whose number sets its blocking and so the rounding: fixed_product is serial and blocked
+    // the same for any thread count (detail/fixed_product.hpp).
+    Out C(c, m, n, Eigen::OuterStride<>(ldc));
+    const In B(b, k, n, Eigen::OuterStride<>(ldb));
+    if (trans_a)
+      fixed_product(C, In(a, k, m, Eigen::OuterStride<>(lda)).transpose(), B, alpha, accumulate, false);
+    else
+      fixed_product(C, In(a, m, k, Eigen::OuterStride<>(lda)), B, alpha, accumulate, false);
+    return;
+  }
+#ifdef GFD_USE_OPENBLAS
+  if constexpr (std::is_same_v<Scalar, double> || std::is_same_v<Scalar, float>) {
+    if (openblas_usable()) {
+      const auto ta = trans_a ? CblasTrans : CblasNoTrans;
+      const auto bi = [](Eigen::Index v) { return static_cast<blasint>(v); };
+      if constexpr (std::is_same_v<Scalar, double>)
+        cblas_dgemm(CblasColMajor, ta, CblasNoTrans, bi(m), bi(n), bi(k), alpha, a, bi(lda), b,
+                    bi(ldb), accumulate ? 1.0 : 0.0, c, bi(ldc));
+      else
+        cblas_sgemm(CblasColMajor, ta, CblasNoTrans, bi(m), bi(n), bi(k), alpha, a, bi(lda), b,
+                    bi(ldb), accumulate ? 1.0f : 0.0f, c, bi(ldc));
+      return;
+    }
+  }
+#endif
+  Out C(c, m, n, Eigen::OuterStride<>(ldc));
+  const In B(b, k, n, Eigen::OuterStride<>(ldb));
+  if (trans_a) {
+    const In A(a, k, m, Eigen::OuterStride<>(lda));
+    if (accumulate)
+      C.noalias() += alpha * A.transpose() * B;
+    else
+      C.noalias() = alpha * A.transpose() * B;
+  } else {
+    const In A(a, m, k, Eigen::OuterStride<>(lda));
+    if (accumulate)
+      C.noalias() += alpha * A * B;
+    else
+      C.noalias() = alpha * A * B;
+  }
+}
+
+/// Tile sizes of the large-d pass: `queries` per block (the columns of both products) and
+/// `sources` per tile (a whole number of SIMD blocks). Wider blocks amortise packing each
+/// operand over more of the other; a tile's products and weights (sources x queries scalars)
+/// stay a few MiB per thread.
+struct gemm_tiles {
+  Eigen::Index queries, sources;
+};
+
+template <class Scalar>
+gemm_tiles gemm_tile_sizes(Eigen::Index n, Eigen::Index d) {
+  // Wider tiles from d = 256, where the products dominate: 256 x 2048 was the fastest of
+  // {128, 256, 512} x {512, 1024, 2048} at d = 512 and as fast as any at d = 2048 (OpenBLAS, one
+  // thread, CPU time, 2-core AVX-512 build machine; 5-10 % over 128 x 512 in double). At small
+  // d a narrower block keeps every thread busy. The sizes depend on neither the number of
+  // threads nor the product backend, so neither do the results.
+  const Eigen::Index wide = d >= 256 ? 256 : 128;
+  const Eigen::Index q = std::clamp<Eigen::Index>(n / 8, 16, wide);
+  const Eigen::Index b = d >= 256 ? 2048 : 512;
+  return {q, b};
+}
+
+/// Large d: query blocks x source tiles. Per tile: the products -2 Y~ X~ (one matrix product),
+/// then per query column the logits, the running log-sum-exp and the field weights, written over
+/// the products, then the weighted source sum Y~^T A (a second product): 4 d flops per pair in
+/// the two products, the rest O(1) per pair. A tile of sources x queries scalars is all the
+/// memory it takes beyond the inputs and outputs.
 template <bool Weighted, bool Slope, Kernel K, class Scalar, int Dim>
 void blocked_gemm_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
                        const scaled_sources<Scalar>& src, const K& kernel, Scalar h,
@@ -537,19 +643,12 @@ void blocked_gemm_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
   constexpr Index W = block_lanes<Scalar>;
   constexpr Scalar neg_inf = -std::numeric_limits<Scalar>::infinity();
   const Index n = queries.cols(), d = queries.rows(), m = src.m, mp = src.padded();
-  // Blocks sized for Eigen's GEMM: a wide query block amortises packing the source tile (128
-  // measured 5-15% faster than 64 or 32 at d = 16 and 128, wider gained nothing), narrowed when
-  // there are too few queries to give two threads four blocks each. The width depends on n
-  // alone, not on the thread count: a query's sums then do not either (its column in the
-  // products is the same).
-  constexpr Index sblock = 512;
-  static_assert(sblock % W == 0, "tiles must hold whole SIMD blocks");
-  const Index qblock = std::clamp<Index>(n / 8, 16, 128);
+  const gemm_tiles tiles = gemm_tile_sizes<Scalar>(n, d);
+  const Index qblock = tiles.queries, sblock = std::min(tiles.sources, mp);
   const Index nblocks = (n + qblock - 1) / qblock;
-  // The second product wants sources as columns: d x padded, zero padding (masked weights are 0).
-  const Mat ycols = src.rows.transpose();
   const Arr ynorm = src.rows.rowwise().squaredNorm().array();
   const Scalar* yn = ynorm.data();
+  const Scalar* rows = src.rows.data();
   const block_core<K, Scalar, Weighted, Slope> core{kernel, Weighted ? src.log_w.data() : nullptr};
   [[maybe_unused]] const bool go_parallel = parallel;
 
@@ -557,7 +656,7 @@ void blocked_gemm_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
 #pragma omp parallel if (go_parallel)
 #endif
   {
-    Mat xsb(d, qblock), acc(d, qblock), dot(sblock, qblock), w(sblock, qblock);
+    Mat xsb(d, qblock), acc(d, qblock), tile(sblock, qblock);
     Arr xnorm(qblock);
     Vec xs(d);
     L s, cs;
@@ -570,49 +669,47 @@ void blocked_gemm_sums(const Eigen::Ref<const positions<Scalar, Dim>>& queries,
       const Index qb = std::min(qblock, n - i0);
       xsb.leftCols(qb) = (queries.middleCols(i0, qb).colwise() - src.centre) * src.inv_h;
       xnorm.head(qb) = xsb.leftCols(qb).colwise().squaredNorm().transpose().array();
-      acc.leftCols(qb).setZero();
       for (Index q = 0; q < qb; ++q) st[static_cast<std::size_t>(q)] = {};
+      bool first_product = true;  // acc is set by the first tile's product, not zeroed first
       for (Index j0 = 0; j0 < mp; j0 += sblock) {
         const Index b = std::min(sblock, mp - j0);  // a multiple of W: sources are padded
-        // Column-major source rows as the left operand: the cheapest layout for Eigen to pack.
-        // Inside our team (or with one thread allowed) Eigen's GEMM runs serially. Without a
-        // team (a sum too small to wake one) it may start threads of its own, whose number sets
-        // its blocking and so the rounding: fixed_product there, serial at any thread count.
-        if (go_parallel)
-          dot.topLeftCorner(b, qb).noalias() = Scalar(-2) * src.rows.middleRows(j0, b) * xsb.leftCols(qb);
-        else
-          fixed_product(dot.topLeftCorner(b, qb), src.rows.middleRows(j0, b), xsb.leftCols(qb),
-                        Scalar(-2), false, false);
+        // Column-major source rows as the left operand: the cheapest layout to pack.
+        tile_product<Scalar>(false, b, qb, d, Scalar(-2), rows + j0, mp, xsb.data(), d, false,
+                             tile.data(), sblock, go_parallel);
         for (Index q = 0; q < qb; ++q) {
           auto& sq = st[static_cast<std::size_t>(q)];
           const Index self = opt.exclude_self ? i0 + q : -1;
-          const Scalar* dq = dot.col(q).data();
-          Scalar* wq = w.col(q).data();
+          Scalar* col = tile.col(q).data();
           if (sq.mx == neg_inf) {  // no reference yet: probe as in per_query_sums
-            sq.mx = probe_column(core, dq, yn, xnorm(q), j0, std::min<Index>(probe_blocks * W, b),
+            sq.mx = probe_column(core, col, yn, xnorm(q), j0, std::min<Index>(probe_blocks * W, b),
                                  m, self);
-            if (sq.mx == neg_inf) sq.mx = probe_column(core, dq, yn, xnorm(q), j0, b, m, self);
+            if (sq.mx == neg_inf) sq.mx = probe_column(core, col, yn, xnorm(q), j0, b, m, self);
           }
           if (sq.mx == neg_inf) {
-            w.col(q).head(b).setZero();  // every term so far is exactly zero (compact kernel)
+            tile.col(q).head(b).setZero();  // every term so far is exactly zero (compact kernel)
             continue;
           }
-          sweep_column(core, dq, yn, xnorm(q), j0, b, m, self, sq.mx, wq, s, cs);
+          sweep_column(core, col, yn, xnorm(q), j0, b, m, self, sq.mx, s, cs);
           Scalar tile_s = s.sum();
           if (!(tile_s <= lazy_tile_limit<Scalar>)) [[unlikely]] {
-            const Scalar tile_max = probe_column(core, dq, yn, xnorm(q), j0, b, m, self);
-            acc.col(q) *= lse_rescale(sq, std::max(sq.mx, tile_max));
-            sweep_column(core, dq, yn, xnorm(q), j0, b, m, self, sq.mx, wq, s, cs);
+            // Some logit is far above the reference: move it to the tile's largest and redo. The
+            // sweep overwrote the products, so this column's are made again (a matrix-vector
+            // product; rare: far queries, sorted sources).
+            Eigen::Map<Vec>(col, b).noalias() =
+                Scalar(-2) * src.rows.middleRows(j0, b) * xsb.col(q);
+            const Scalar tile_max = probe_column(core, col, yn, xnorm(q), j0, b, m, self);
+            const Scalar scale = lse_rescale(sq, std::max(sq.mx, tile_max));
+            if (!first_product) acc.col(q) *= scale;
+            sweep_column(core, col, yn, xnorm(q), j0, b, m, self, sq.mx, s, cs);
             tile_s = s.sum();
           }
           sq.s += tile_s;
           if constexpr (Slope) sq.cs += cs.sum();
         }
-        if (go_parallel)
-          acc.leftCols(qb).noalias() += ycols.middleCols(j0, b) * w.topLeftCorner(b, qb);
-        else
-          fixed_product(acc.leftCols(qb), ycols.middleCols(j0, b), w.topLeftCorner(b, qb),
-                        Scalar(1), true, false);
+        // acc += Y~_tile^T W: the tile's rows, transposed, times the weights.
+        tile_product<Scalar>(true, d, qb, b, Scalar(1), rows + j0, mp, tile.data(), sblock,
+                             !first_product, acc.data(), d, go_parallel);
+        first_product = false;
       }
       for (Index q = 0; q < qb; ++q) {
         xs = xsb.col(q);
