@@ -58,8 +58,9 @@ void check_kernel(const K& k, double h_factor) {
           INFO("kernel " << K::name << ", d = " << d << ", weighted " << weighted << ", field "
                          << (field == gfd::field_kind::score ? "score" : "mean shift")
                          << ", exclude_self " << self);
-          // 1100 sources: two source tiles of the large-d pass at every d.
-          const Eigen::Index m = 1100;
+          // 2300 sources: two source tiles of the large-d pass from d = 256 (2048 sources
+          // each), five below; several SIMD tiles of the per-query pass.
+          const Eigen::Index m = 2300;
           const Eigen::MatrixXd y = random_cloud(d, m, 40 + static_cast<std::uint64_t>(d));
           const Eigen::MatrixXd x = self ? y : random_cloud(d, 70, 41, 1.2, 0.1);
           Eigen::VectorXd lw = Eigen::VectorXd::Constant(m, -std::log(double(m)));
