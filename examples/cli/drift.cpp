@@ -219,6 +219,8 @@ command add_drift_command(CLI::App& app) {
       ->check(CLI::IsMember(evaluator_names()))->capture_default_str();
   drift->add_option("--tolerance", a.tolerance, "Relative error bound of the tree evaluator")
       ->check(CLI::Range(1e-15, 0.5))->capture_default_str();
+  drift->add_option("--precision", a.precision, "Arithmetic of the flow and its kernel sums: double or float")
+      ->check(CLI::IsMember({"double", "float"}))->capture_default_str();
   drift->add_option("--threads", a.threads, "OpenMP threads (default: all)")
       ->check(threads_check());
   drift->add_flag("--quiet,-q", a.quiet,

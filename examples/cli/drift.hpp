@@ -65,6 +65,7 @@ struct drift_args {
   int threads = 0;
   bool quiet = false;
   std::string evaluator = "exact";
+  std::string precision = "double";  ///< of the particles, targets and kernel sums
   double tolerance = 1e-3;
 };
 
@@ -162,24 +163,35 @@ drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
 
   progress bar(!a.quiet && stderr_is_terminal(), a.steps);
   const auto t_flow = steady::now();
+  // Scalar S: --precision. A float flow keeps its particles and targets in float (the kernel
+  // sums in the log domain as in double); snapshots and the result come back as double.
+  auto flow_in = [&]<class S>(const auto& k, const auto& div, const auto& ev) {
+    using K = std::decay_t<decltype(k)>;
+    using E = std::decay_t<decltype(ev)>;
+    using matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+    matrix x = r.x.template cast<S>();
+    const matrix y = targets.template cast<S>();
+    auto observe = [&](const gfd::flow_state<S, Eigen::Dynamic>& st) {
+      bar.update(st.step, [&] {
+        return "t = " + num(st.time) + "  h = " + num(st.bandwidth) + "  estimate = " +
+               (std::isnan(st.estimate) ? std::string("-") : num(st.estimate));
+      });
+      if (st.step == 1) r.first_h = st.bandwidth;
+      if (panels > 0 &&
+          std::find(panel_steps.begin() + 1, panel_steps.end(), st.step) != panel_steps.end())
+        r.panel_shots.push_back({st.step, st.time, st.bandwidth, st.particles->template cast<double>()});
+      if (!a.trajectory.empty() && (st.step % r.traj_every == 0 || st.step == a.steps))
+        r.traj_shots.push_back({st.step, st.time, st.bandwidth, st.particles->template cast<double>()});
+    };
+    r.rep = gfd::flow<K, S, Eigen::Dynamic, E, M>(y, opt, k, ev, manifold).run(x, div, observe);
+    r.x = x.template cast<double>();
+  };
   std::visit(
       [&](const auto& k, const auto& div, const auto& ev) {
-        using K = std::decay_t<decltype(k)>;
-        using E = std::decay_t<decltype(ev)>;
-        auto observe = [&](const gfd::flow_state<double, Eigen::Dynamic>& st) {
-          bar.update(st.step, [&] {
-            return "t = " + num(st.time) + "  h = " + num(st.bandwidth) + "  estimate = " +
-                   (std::isnan(st.estimate) ? std::string("-") : num(st.estimate));
-          });
-          if (st.step == 1) r.first_h = st.bandwidth;
-          if (panels > 0 &&
-              std::find(panel_steps.begin() + 1, panel_steps.end(), st.step) != panel_steps.end())
-            r.panel_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
-          if (!a.trajectory.empty() && (st.step % r.traj_every == 0 || st.step == a.steps))
-            r.traj_shots.push_back({st.step, st.time, st.bandwidth, *st.particles});
-        };
-        r.rep = gfd::flow<K, double, Eigen::Dynamic, E, M>(targets, opt, k, ev, manifold)
-                    .run(r.x, div, observe);
+        if (a.precision == "float")
+          flow_in.template operator()<float>(k, div, ev);
+        else
+          flow_in.template operator()<double>(k, div, ev);
       },
       kernel, divergence, evaluator);
   r.seconds = seconds_since(t_flow);

@@ -34,6 +34,7 @@ struct train_args {
   std::string bandwidth = "silverman";
   double bandwidth_factor = 1.0;
   std::string multipliers = "1";
+  std::string precision = "double";  // of the drift (generator_options::float_drift)
   int threads = 0;
   bool quiet = false;
 };
@@ -105,6 +106,7 @@ int cmd_train(train_args a) {
     div_params.temperatures = number_list(a.temperatures, "--temperatures");
   const any_divergence divergence = gfd::registry::make_divergence(a.divergence.name, div_params);
   set_threads(a.threads);
+  a.opt.float_drift = a.precision == "float";
 
   // 2. Data: a toy sample or a file; the library holds `holdout` of them out (seeded split).
   const bool toy = is_toy(a.target);
@@ -403,6 +405,9 @@ command add_train_command(CLI::App& app) {
       ->default_str(std::to_string(gd.observe_every));
   train->add_option("--log", a.log, "Write the measurements (.csv: step, loss, drift2, lr, seconds, sliced_w2)");
   train->add_option("--png", a.png, "Write a picture: target, untrained and trained samples (.png)");
+  train->add_option("--precision", a.precision,
+                    "Arithmetic of the drift's kernel sums: double or float (the network stays double)")
+      ->check(CLI::IsMember({"double", "float"}))->capture_default_str();
   train->add_option("--threads", a.threads, "OpenMP threads (default: all)")
       ->check(threads_check());
   train->add_flag("--quiet,-q", a.quiet,

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "../divergences.hpp"
@@ -35,23 +36,49 @@ namespace gfd {
 /// divergences). Thread-safety: as the divergence (all of gfd's are const-safe).
 /// @throws gfd::invalid_argument on a dimension mismatch, an empty batch, h not > 0 or bad
 ///         multipliers.
+///
+/// `Scalar` is the arithmetic of the kernel sums (float: the batches are rounded to float and
+/// the sums run in float, in the log domain as in double); the drift is returned in double.
+/// generator_options::float_drift selects float in the trainer.
+template <class Scalar, class D, Kernel K = gaussian, Evaluator E = exact_evaluator>
+[[nodiscard]] Eigen::MatrixXd generator_drift_in(const D& divergence,
+                                                 const Eigen::Ref<const Eigen::MatrixXd>& x,
+                                                 const Eigen::Ref<const Eigen::MatrixXd>& y, double h,
+                                                 const std::vector<double>& multipliers = {1.0},
+                                                 const K& kernel = {}, const E& evaluator = {}) {
+  constexpr std::string_view where = "gfd::generator_drift";
+  detail::require_same_dim(where, x, "generated batch", y, "target batch");
+  if (x.cols() < 1 || y.cols() < 1 || x.rows() < 1)
+    detail::fail(where, "empty batch (", x.cols(), " generated, ", y.cols(), " targets)");
+  detail::require_positive(where, "bandwidth", h);
+  using matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+  using vec = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+  const vec log_w = vec::Constant(y.cols(), static_cast<Scalar>(-std::log(static_cast<double>(y.cols()))));
+  if constexpr (std::is_same_v<Scalar, double>) {
+    const velocity_system<D, K, double, Eigen::Dynamic, E> sys(divergence, y, log_w, kernel, evaluator,
+                                                               euclidean{}, multipliers);
+    Eigen::MatrixXd v;
+    sys(x, 0.0, h, v, false);
+    return (h * h) * v;
+  } else {
+    const matrix ys = y.template cast<Scalar>(), xs = x.template cast<Scalar>();
+    const velocity_system<D, K, Scalar, Eigen::Dynamic, E> sys(divergence, ys, log_w, kernel, evaluator,
+                                                               euclidean{}, multipliers);
+    matrix v;
+    sys(xs, 0.0, h, v, false);
+    return (h * h) * v.template cast<double>();
+  }
+}
+
+/// generator_drift_in<double>: the drift of a generated batch toward a target batch, in double.
+/// @throws gfd::invalid_argument as generator_drift_in.
 template <class D, Kernel K = gaussian, Evaluator E = exact_evaluator>
 [[nodiscard]] Eigen::MatrixXd generator_drift(const D& divergence,
                                               const Eigen::Ref<const Eigen::MatrixXd>& x,
                                               const Eigen::Ref<const Eigen::MatrixXd>& y, double h,
                                               const std::vector<double>& multipliers = {1.0},
                                               const K& kernel = {}, const E& evaluator = {}) {
-  constexpr std::string_view where = "gfd::generator_drift";
-  detail::require_same_dim(where, x, "generated batch", y, "target batch");
-  if (x.cols() < 1 || y.cols() < 1 || x.rows() < 1)
-    detail::fail(where, "empty batch (", x.cols(), " generated, ", y.cols(), " targets)");
-  detail::require_positive(where, "bandwidth", h);
-  const Eigen::VectorXd log_w = Eigen::VectorXd::Constant(y.cols(), -std::log(static_cast<double>(y.cols())));
-  const velocity_system<D, K, double, Eigen::Dynamic, E> sys(divergence, y, log_w, kernel, evaluator,
-                                                             euclidean{}, multipliers);
-  Eigen::MatrixXd v;
-  sys(x, 0.0, h, v, false);
-  return (h * h) * v;
+  return generator_drift_in<double>(divergence, x, y, h, multipliers, kernel, evaluator);
 }
 
 /// Deng et al.'s drifting field with the paper's settings as its default construction

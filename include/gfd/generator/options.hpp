@@ -65,6 +65,9 @@ struct generator_options {
   /// drift over several bandwidths h c_m (generator_drift). Deng's normalised temperatures are a
   /// property of the field (deng_drifting_field), which then ignores h.
   bandwidth_schedule bandwidth = bandwidth_schedule::by_rule(bandwidth_rule::silverman);
+  /// Compute the drift (the kernel sums, log domain as in double) in float: twice the SIMD lanes.
+  /// The network, its gradients and Adam stay in double; only V is rounded to float.
+  bool float_drift = false;
   // Monitoring.
   Eigen::Index holdout = 0;      ///< data points held out (seeded split) for the sliced W2; 0 = none
   int sw2_projections = 128;     ///< directions of the sliced W2

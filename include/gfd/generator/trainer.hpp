@@ -169,7 +169,9 @@ public:
     // The schedule's targets are the step's data batch, its particles the generated batch.
     if (t == 1) schedule_.start(cloud_view<double>(y_), x);
     const double h = schedule_.at(t - 1, cloud_view<double>(y_), x);
-    v_ = generator_drift(divergence, x, y_, h, opt_.bandwidth.multipliers, kernel_, eval_);
+    v_ = opt_.float_drift
+             ? generator_drift_in<float>(divergence, x, y_, h, opt_.bandwidth.multipliers, kernel_, eval_)
+             : generator_drift_in<double>(divergence, x, y_, h, opt_.bandwidth.multipliers, kernel_, eval_);
     if (!v_.allFinite())
       throw numerical_error(detail::message("gfd::generator_trainer::step", "drift is not finite at step ", t,
                                             " (bandwidth ", h, ")"));
