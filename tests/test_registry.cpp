@@ -191,7 +191,7 @@ TEST_CASE("a stepper by name runs the same flow as its method", "[registry][step
 }
 
 TEST_CASE("evaluator names round-trip, the tree's tolerance is honoured", "[registry][evaluator]") {
-  CHECK(reg::evaluator_names() == std::vector<std::string>{"exact", "tree"});
+  CHECK(reg::evaluator_names() == std::vector<std::string>{"exact", "tree", "grid"});
   for (const auto& name : reg::evaluator_names()) CHECK_FALSE(reg::evaluator_description(name).empty());
   CHECK(std::holds_alternative<gfd::exact_evaluator>(reg::make_evaluator("exact")));
   const auto tree = reg::make_evaluator("tree", {.tolerance = 0.02, .leaf_size = 8});
