@@ -343,7 +343,7 @@ std::shared_ptr<const detail::grid_data> grid_evaluator::prepared<K, Scalar>::bu
   g.gaussian_scheme = gaussian_scheme;
   if constexpr (gaussian_scheme) {
     const double sigma = std::sqrt(3.0 / 16.0) * h;  // smallest std of the lattice integrand
-    g.geom.delta = sigma * std::numbers::pi * std::sqrt(2.0 / std::log(10.0 * d / tol));
+    g.geom.delta = sigma * std::numbers::pi * std::sqrt(2.0 / std::log(100.0 * d / tol));
     g.tau = 0.5 * h;
     const double s = h / std::sqrt(2.0);
     const double r = std::sqrt(2.0 * std::log(1e10 / tol));
@@ -411,7 +411,7 @@ std::shared_ptr<const detail::grid_data> grid_evaluator::prepared<K, Scalar>::bu
     // Laplacian (slope 0 at the cusp) and compact kernels: first-order error, delta = tol h.
     g.geom.delta = (first_order ? 0.5 : 1.0) * std::sqrt(tol) * h;
     const double support = k.support_radius();
-    margin = (std::isfinite(support) ? support * h : 4.0 * h) + 2 * g.geom.delta;
+    margin = (std::isfinite(support) ? support * h : 2.0 * h) + 2 * g.geom.delta;
     // A compact kernel's edge moves by up to a cell: one source's error there is about
     // 2 delta / h of its weight. Sums below twice that are not resolved (-inf may be the truth).
     if (std::isfinite(support)) g.floor = std::max(g.floor, 4.0 * g.geom.delta / h * g.self_value);
