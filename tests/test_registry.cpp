@@ -201,6 +201,10 @@ TEST_CASE("evaluator names round-trip, the tree's tolerance is honoured", "[regi
   CHECK(std::get<gfd::tree_evaluator>(reg::make_evaluator("tree")).tolerance ==
         gfd::tree_evaluator{}.tolerance);
   CHECK_THROWS_AS(reg::make_evaluator("tree", {.tolerance = 2.0}), gfd::invalid_argument);
+  const auto grid = reg::make_evaluator("grid", {.tolerance = 0.02});
+  REQUIRE(std::holds_alternative<gfd::grid_evaluator>(grid));
+  CHECK(std::get<gfd::grid_evaluator>(grid).tolerance == 0.02);
+  CHECK_THROWS_AS(reg::make_evaluator("grid", {.tolerance = 0.0}), gfd::invalid_argument);
   // with_evaluator hands over the static type.
   const bool is_tree = reg::with_evaluator("tree", {}, [](const auto& e) {
     return std::is_same_v<std::decay_t<decltype(e)>, gfd::tree_evaluator>;

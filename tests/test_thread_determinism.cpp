@@ -109,9 +109,12 @@ TEST_CASE("every divergence's flow is the same for 1, 2, 3 and 4 threads", "[thr
           CHECK(differing_thread_counts([&] {
                   return flow_result<gfd::gaussian, E>(div, y, x0, gfd::stepper::euler, {}, evaluator);
                 }).empty());
-          CHECK(differing_thread_counts([&] {
-                  return flow_result<gfd::laplacian, E>(div, y, x0, gfd::stepper::euler, {}, evaluator);
-                }).empty());
+          // The grid evaluator's Laplacian path (linear binning on a fine grid, seconds per
+          // preparation) is tested in test_grid; its read-back is the same loop as the Gaussian's.
+          if (ev != "grid")
+            CHECK(differing_thread_counts([&] {
+                    return flow_result<gfd::laplacian, E>(div, y, x0, gfd::stepper::euler, {}, evaluator);
+                  }).empty());
         });
       }
     });
