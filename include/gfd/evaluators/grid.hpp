@@ -15,6 +15,7 @@
 #include <concepts>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <numbers>
 #include <type_traits>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "../particles.hpp"
 #include "detail/simd_sums.hpp"
 #include "exact.hpp"
+#include "tree.hpp"
 
 namespace gfd {
 
@@ -136,6 +138,10 @@ std::vector<std::vector<double>> convolve_grid(const char* where, const std::vec
   return out;
 }
 
+/// Above this many query-source pairs, queries off the grid go to the tree evaluator (at the same
+/// tolerance) rather than to an exact loop.
+inline constexpr double grid_exact_fallback_pairs = 2e8;
+
 /// The evaluator's settings a prepared grid keeps (for rebound and reweighted).
 struct grid_settings {
   double tolerance = 1e-3;
@@ -208,10 +214,13 @@ struct grid_data {
 /// others: 2h). A query outside it, or whose grid sum is below the floor 1e-9 W (W the total
 /// source weight relative to the largest; for compact kernels at least 4 delta / h, twice one
 /// source's edge error), or, with self-exclusion, whose sum without itself is below its own
-/// weight (Gaussian scheme; the linear scheme removes its self term exactly), is summed exactly:
-/// by gfd::exact_evaluator, or with self-exclusion an exact loop that skips the query's own
-/// source. So far queries get the exact evaluator's log-sums (-inf outside a compact support)
-/// and fields (toward the nearest mass). Costs O(m) per such query.
+/// weight (Gaussian scheme; the linear scheme removes its self term exactly), is summed exactly
+/// (a loop in double over every source, skipping the query's own with self-exclusion; O(m) per
+/// such query), so far queries get the exact evaluator's log-sums (-inf outside a compact
+/// support) and fields (toward the nearest mass), to round-off. When those queries times the
+/// sources exceed 2e8 pairs (particles far from the targets at the start of a large flow),
+/// they go instead to a gfd::tree_evaluator at the same tolerance, built once per prepared
+/// object on first need (same far-field contract, relative error <= tolerance).
 ///
 /// Memory: the grid holds G cells per channel (1 for the Gaussian, 2d + 1 otherwise) and, while
 /// preparing, two padded complex FFT buffers of up to max_cells entries (16 bytes each; each
@@ -281,6 +290,13 @@ struct grid_evaluator {
     std::shared_ptr<const vector<Scalar>> log_w_;
     bound_kernel<K, Scalar> kernel_;
     std::shared_ptr<const detail::grid_data> data_;
+    // The tree over the sources, built on first need by a large fallback (many queries off the
+    // grid), then shared by the copies and reused by every later call.
+    struct lazy_tree {
+      std::once_flag once;
+      std::unique_ptr<const tree_evaluator::prepared<K, Scalar>> tree;
+    };
+    std::shared_ptr<lazy_tree> tree_ = std::make_shared<lazy_tree>();
   };
 
   /// Grids `sources` (d x m, d <= 3) with log-weights (m, not necessarily normalised) for sums
@@ -644,19 +660,27 @@ void grid_evaluator::prepared<K, Scalar>::sums(
     if (!ok[static_cast<std::size_t>(i)]) missed.push_back(i);
   if (missed.empty()) return;
   const auto nm = static_cast<Index>(missed.size());
-  if (!opt.exclude_self) {
+  const double pairs = static_cast<double>(nm) * static_cast<double>(m);
+  if (!opt.exclude_self && pairs > detail::grid_exact_fallback_pairs) {
+    // Many queries off the grid (particles far from the targets at the start of a flow): the
+    // tree evaluator at the same relative tolerance, built once.
+    std::call_once(tree_->once, [&] {
+      tree_->tree = std::make_unique<const tree_evaluator::prepared<K, Scalar>>(
+          tree_evaluator(settings_.tolerance).prepare(*points_, *log_w_, kernel_));
+    });
     positions<Scalar> xq(d, nm);
     for (Index r = 0; r < nm; ++r) xq.col(r) = queries.col(missed[static_cast<std::size_t>(r)]);
     kernel_sums<Scalar> ex;
-    exact_evaluator{}.prepare(*points_, *log_w_, kernel_).sums(xq, opt, ex);
+    tree_->tree->sums(xq, opt, ex);
     for (Index r = 0; r < nm; ++r) {
       out.log_sum(missed[static_cast<std::size_t>(r)]) = ex.log_sum(r);
       out.field.col(missed[static_cast<std::size_t>(r)]) = ex.field.col(r);
     }
     return;
   }
-  // Self-excluded fallback: an exact loop in double that skips the query's own source, with the
-  // exact evaluator's conventions (log domain, nearest source when every term is zero).
+  // Exact fallback: a loop in double over every source (skipping the query's own with
+  // self-exclusion), with the exact evaluator's conventions (log domain, nearest source when
+  // every term is zero).
   const K& k = kernel_.kernel;
   const double h = static_cast<double>(kernel_.h), inv_h2 = 1.0 / (h * h);
   const positions<Scalar>& y = *points_;
@@ -666,11 +690,12 @@ void grid_evaluator::prepared<K, Scalar>::sums(
 #endif
   for (Index r = 0; r < nm; ++r) {
     const Index i = missed[static_cast<std::size_t>(r)];
+    const Index self = opt.exclude_self ? i : -1;
     Eigen::Vector3d x = Eigen::Vector3d::Zero();
     for (Index a = 0; a < d; ++a) x(a) = static_cast<double>(queries(a, i));
     double mx = -std::numeric_limits<double>::infinity();
     for (Index j = 0; j < m; ++j) {
-      if (j == i) continue;
+      if (j == self) continue;
       double t = 0;
       for (Index a = 0; a < d; ++a) {
         const double u = x(a) - static_cast<double>(y(a, j));
@@ -682,7 +707,7 @@ void grid_evaluator::prepared<K, Scalar>::sums(
     double s = 0;
     if (std::isfinite(mx)) {
       for (Index j = 0; j < m; ++j) {
-        if (j == i) continue;
+        if (j == self) continue;
         Eigen::Vector3d u = Eigen::Vector3d::Zero();
         for (Index a = 0; a < d; ++a) u(a) = x(a) - static_cast<double>(y(a, j));
         const double t = u.squaredNorm() * inv_h2;
@@ -700,7 +725,7 @@ void grid_evaluator::prepared<K, Scalar>::sums(
       Index best = -1;
       double best_d = std::numeric_limits<double>::infinity();
       for (Index j = 0; j < m; ++j) {
-        if (j == i) continue;
+        if (j == self) continue;
         double t = 0;
         for (Index a = 0; a < d; ++a) {
           const double u = x(a) - static_cast<double>(y(a, j));
