@@ -187,6 +187,28 @@ TEMPLATE_TEST_CASE("far queries get the exact evaluator's sums from the grid eva
   }
 }
 
+TEST_CASE("many far queries go to the tree evaluator within the tolerance", "[grid]") {
+  const Mat y = random_cloud(2, 400, 18);
+  const Mat x = random_cloud(2, 300, 19, 30.0);  // mostly far off the grid
+  const Vec lw = random_weights(400, 20);
+  gfd::grid_evaluator g(1e-3);
+  g.exact_fallback_pairs = 1000;  // every fallback large: the tree path
+  for (const auto field : {gfd::field_kind::score, gfd::field_kind::mean_shift}) {
+    const gfd::sum_options opt{.field = field};
+    gfd::kernel_sums<double> ex, gr;
+    gfd::exact_evaluator{}.sums(x, y, lw, gfd::gaussian{}, 0.2, opt, ex);
+    const auto p = g.prepare(y, lw, gfd::bound_kernel<gfd::gaussian, double>({}, 0.2));
+    p.sums(x, opt, gr);
+    CHECK((gr.log_sum - ex.log_sum).array().expm1().abs().maxCoeff() <= 1e-3);
+    const double scale = field == gfd::field_kind::score ? 1 / 0.2 : 0.2;
+    CHECK(((gr.field - ex.field).colwise().norm().array() / (ex.field.colwise().norm().array() + scale)).maxCoeff() <= 2e-3);
+    // A second call reuses the tree (same answer).
+    gfd::kernel_sums<double> again;
+    p.sums(x, opt, again);
+    CHECK((again.log_sum - gr.log_sum).cwiseAbs().maxCoeff() == 0.0);
+  }
+}
+
 TEST_CASE("an isolated source excluded from its own sum falls back to the exact sum", "[grid]") {
   // Two tight clusters and one lone point: without itself, the lone point's sum is tiny (its
   // neighbours are 40 bandwidths away), which the grid cannot resolve next to its own weight.

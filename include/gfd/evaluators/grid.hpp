@@ -138,14 +138,11 @@ std::vector<std::vector<double>> convolve_grid(const char* where, const std::vec
   return out;
 }
 
-/// Above this many query-source pairs, queries off the grid go to the tree evaluator (at the same
-/// tolerance) rather than to an exact loop.
-inline constexpr double grid_exact_fallback_pairs = 2e8;
-
 /// The evaluator's settings a prepared grid keeps (for rebound and reweighted).
 struct grid_settings {
   double tolerance = 1e-3;
   Eigen::Index max_cells = 1;
+  double exact_fallback_pairs = 2e8;
 };
 
 /// What a grid evaluator prepares: the geometry, the convolved grids and the constants needed
@@ -218,7 +215,7 @@ struct grid_data {
 /// (a loop in double over every source, skipping the query's own with self-exclusion; O(m) per
 /// such query), so far queries get the exact evaluator's log-sums (-inf outside a compact
 /// support) and fields (toward the nearest mass), to round-off. When those queries times the
-/// sources exceed 2e8 pairs (particles far from the targets at the start of a large flow),
+/// sources exceed `exact_fallback_pairs` (2e8) pairs (particles far from the targets at the start of a large flow),
 /// they go instead to a gfd::tree_evaluator at the same tolerance, built once per prepared
 /// object on first need (same far-field contract, relative error <= tolerance).
 ///
@@ -235,6 +232,9 @@ struct grid_data {
 struct grid_evaluator {
   double tolerance = 1e-3;                       ///< bound on the relative error of each sum
   Eigen::Index max_cells = Eigen::Index(1) << 24;  ///< cap on the padded FFT grid
+  /// Queries off the grid times sources above which the fallback is the tree evaluator (at the
+  /// same tolerance) rather than an exact loop.
+  double exact_fallback_pairs = 2e8;
 
   grid_evaluator() = default;
   /// @throws gfd::invalid_argument for a tolerance outside (0, 1) or max_cells < 1.
@@ -314,7 +314,7 @@ struct grid_evaluator {
     if (sources.rows() < 1 || sources.rows() > 3)
       detail::fail(where, "the grid evaluator works in dimension 1, 2 or 3, got dimension ", sources.rows());
     if (!sources.allFinite()) detail::fail(where, "sources must be finite");
-    return prepared<K, Scalar>(detail::grid_settings{tolerance, max_cells}, std::make_shared<const positions<Scalar>>(sources),
+    return prepared<K, Scalar>(detail::grid_settings{tolerance, max_cells, exact_fallback_pairs}, std::make_shared<const positions<Scalar>>(sources),
                                std::make_shared<const vector<Scalar>>(source_log_weights), kernel);
   }
 
@@ -661,7 +661,7 @@ void grid_evaluator::prepared<K, Scalar>::sums(
   if (missed.empty()) return;
   const auto nm = static_cast<Index>(missed.size());
   const double pairs = static_cast<double>(nm) * static_cast<double>(m);
-  if (!opt.exclude_self && pairs > detail::grid_exact_fallback_pairs) {
+  if (!opt.exclude_self && pairs > settings_.exact_fallback_pairs) {
     // Many queries off the grid (particles far from the targets at the start of a flow): the
     // tree evaluator at the same relative tolerance, built once.
     std::call_once(tree_->once, [&] {
