@@ -138,6 +138,19 @@ std::vector<std::vector<double>> convolve_grid(const char* where, const std::vec
   return out;
 }
 
+/// out[q] = exp(-(q - f)^2 a) for q = 0..width-1 with two exponentials instead of `width`
+/// (Greengard & Lee 2004, "fast Gaussian gridding"): exp(-f^2 a) (exp(2 f a))^q exp(-q^2 a), the
+/// last factor tabulated in `sq`. With f <= width and a < 1 nothing overflows.
+inline void gaussian_row(double f, double a, const std::vector<double>& sq, Eigen::Index width,
+                         double* out) {
+  double p = std::exp(-f * f * a);
+  const double step = std::exp(2.0 * f * a);
+  for (Eigen::Index q = 0; q < width; ++q) {
+    out[q] = p * sq[static_cast<std::size_t>(q)];
+    p *= step;
+  }
+}
+
 /// The evaluator's settings a prepared grid keeps (for rebound and reweighted).
 struct grid_settings {
   double tolerance = 1e-3;
@@ -154,6 +167,8 @@ struct grid_data {
   // e_tau; `stencil` cells each side of a query; `scale` turns the read-back into k_h sums.
   double tau = 1, scale = 1;
   Eigen::Index stencil = 1;
+  double a = 1;            // delta^2 / (2 tau^2): the spreading Gaussian per cell^2
+  std::vector<double> sq;  // exp(-q^2 a), q = 0 .. 2 stencil + 1
   std::vector<double> f;
   // Linear scheme: channel 0 the kernel sum, 1..d the score numerators, d+1..2d the mean-shift
   // numerators (kernels with a constant slope store only channel 0 and the mean shift).
@@ -382,6 +397,9 @@ std::shared_ptr<const detail::grid_data> grid_evaluator::prepared<K, Scalar>::bu
     const double r = std::sqrt(2.0 * std::log(1e4 / tol));
     g.stencil = static_cast<Index>(std::ceil(r * g.tau / g.geom.delta));
     const Index conv_radius = static_cast<Index>(std::ceil(r * s / g.geom.delta));
+    if (2 * g.stencil + 2 > 64)
+      detail::fail(where, "tolerance ", tol, " needs a spreading stencil of ", 2 * g.stencil + 2,
+                   " cells, above 64: use a tolerance >= 1e-12");
     // Spread (stencil) + convolution + read-back (stencil): beyond, the sum is below the floor.
     margin = static_cast<double>(2 * g.stencil + conv_radius + 1) * g.geom.delta;
     for (int a = 0; a < d; ++a) {
@@ -394,38 +412,54 @@ std::shared_ptr<const detail::grid_data> grid_evaluator::prepared<K, Scalar>::bu
       detail::fail(where, "a grid of ", static_cast<double>(g.geom.n[0]) * static_cast<double>(g.geom.n[1]) * static_cast<double>(g.geom.n[2]),
                    " cells exceeds max_cells = ", settings_.max_cells,
                    " (the sources span too many bandwidths: raise the tolerance, the bandwidth or max_cells)");
-    // Spread: each source with e_tau over the (2 stencil + 1)^d cells around it, separably.
-    std::vector<double> spread(static_cast<std::size_t>(g.geom.cells()), 0.0);
+    // Spread: each source with e_tau over the (2 stencil + 2)^d cells around it, separably. The
+    // sources are cut into a fixed number of chunks (not one per thread), each spread on its own
+    // grid, and the grids added in chunk order: the result does not depend on the thread count.
     const Index width = 2 * g.stencil + 2;
-    std::array<std::vector<double>, 3> wts;
-    std::array<Index, 3> first{0, 0, 0};
-    for (auto& v : wts) v.assign(static_cast<std::size_t>(width), 0.0);
-    const double inv2t2 = 1.0 / (2.0 * g.tau * g.tau);
-    for (Index j = 0; j < m; ++j) {
-      for (int a = 0; a < 3; ++a) {
-        const auto ua = static_cast<std::size_t>(a);
-        if (a >= d) {
-          first[ua] = 0;
-          std::fill(wts[ua].begin(), wts[ua].end(), 0.0);
-          wts[ua][0] = 1;
-          continue;
+    g.a = g.geom.delta * g.geom.delta / (2.0 * g.tau * g.tau);
+    g.sq.resize(static_cast<std::size_t>(width));
+    for (Index q = 0; q < width; ++q) g.sq[static_cast<std::size_t>(q)] = std::exp(-static_cast<double>(q * q) * g.a);
+    const Index chunks = std::clamp<Index>(m / 65536, 1, 8);
+    const auto cells = static_cast<std::size_t>(g.geom.cells());
+    std::vector<std::vector<double>> grids(static_cast<std::size_t>(chunks));
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static, 1) if (chunks > 1)
+#endif
+    for (Index c = 0; c < chunks; ++c) {
+      std::vector<double>& spread = grids[static_cast<std::size_t>(c)];
+      spread.assign(cells, 0.0);
+      std::array<std::array<double, 64>, 3> wts;
+      std::array<Index, 3> first{0, 0, 0};
+      for (auto& v : wts) v.fill(0.0);
+      const Index j0 = m * c / chunks, j1 = m * (c + 1) / chunks;
+      for (Index j = j0; j < j1; ++j) {
+        for (int ax = 0; ax < 3; ++ax) {
+          const auto ua = static_cast<std::size_t>(ax);
+          if (ax >= d) {
+            first[ua] = 0;
+            wts[ua][0] = 1;
+            continue;
+          }
+          const double u = (static_cast<double>(y(ax, j)) - g.geom.lo[ua]) / g.geom.delta;
+          first[ua] = static_cast<Index>(std::floor(u)) - g.stencil;
+          detail::gaussian_row(u - static_cast<double>(first[ua]), g.a, g.sq, width, wts[ua].data());
         }
-        const double u = (static_cast<double>(y(a, j)) - g.geom.lo[ua]) / g.geom.delta;
-        first[ua] = static_cast<Index>(std::floor(u)) - g.stencil;
-        for (Index q = 0; q < width; ++q) {
-          const double dist = (static_cast<double>(first[ua] + q) - u) * g.geom.delta;
-          wts[ua][static_cast<std::size_t>(q)] = std::exp(-dist * dist * inv2t2);
-        }
+        const double wj = g.w[static_cast<std::size_t>(j)];
+        const Index w1 = d > 1 ? width : 1, w2 = d > 2 ? width : 1;
+        for (Index q2 = 0; q2 < w2; ++q2)
+          for (Index q1 = 0; q1 < w1; ++q1) {
+            const double c12 = wj * wts[1][static_cast<std::size_t>(q1)] * wts[2][static_cast<std::size_t>(q2)];
+            double* row = spread.data() + g.geom.index(first[0], first[1] + q1, first[2] + q2);
+            for (Index q0 = 0; q0 < width; ++q0) row[q0] += c12 * wts[0][static_cast<std::size_t>(q0)];
+          }
       }
-      const double wj = g.w[static_cast<std::size_t>(j)];
-      const Index w1 = d > 1 ? width : 1, w2 = d > 2 ? width : 1;
-      for (Index q2 = 0; q2 < w2; ++q2)
-        for (Index q1 = 0; q1 < w1; ++q1) {
-          const double c12 = wj * wts[1][static_cast<std::size_t>(q1)] * wts[2][static_cast<std::size_t>(q2)];
-          double* row = spread.data() + g.geom.index(first[0], first[1] + q1, first[2] + q2);
-          for (Index q0 = 0; q0 < width; ++q0) row[q0] += c12 * wts[0][static_cast<std::size_t>(q0)];
-        }
     }
+    std::vector<double> spread = std::move(grids[0]);
+    for (Index c = 1; c < chunks; ++c) {
+      const std::vector<double>& other = grids[static_cast<std::size_t>(c)];
+      for (std::size_t i = 0; i < cells; ++i) spread[i] += other[i];
+    }
+    grids.clear();
     const double inv2s2 = 1.0 / (2.0 * s * s);
     std::array<Index, 3> radius{0, 0, 0};
     for (int a = 0; a < d; ++a) radius[static_cast<std::size_t>(a)] = conv_radius;
@@ -523,9 +557,9 @@ bool grid_evaluator::prepared<K, Scalar>::read(const double* x, Eigen::Index sel
   double self_grid = 0;                  // the grid's own value of the query's source at the query
   if (g.gaussian_scheme) {
     const Index width = 2 * g.stencil + 2;
-    std::array<std::array<double, 64>, 3> wv{}, gv{};
+    std::array<std::array<double, 64>, 3> wv, gv;
     std::array<Index, 3> first{0, 0, 0};
-    if (width > 64) return false;
+    if (width > 64) return false;  // (prepare refuses such stencils)
     const double inv_t2 = 1.0 / (g.tau * g.tau);
     for (int a = 0; a < 3; ++a) {
       const auto ua = static_cast<std::size_t>(a);
@@ -539,11 +573,11 @@ bool grid_evaluator::prepared<K, Scalar>::read(const double* x, Eigen::Index sel
       if (!(u >= static_cast<double>(g.stencil) && u < static_cast<double>(g.geom.n[ua] - g.stencil - 1)))
         return false;
       first[ua] = static_cast<Index>(std::floor(u)) - g.stencil;
+      const double f = u - static_cast<double>(first[ua]);
+      detail::gaussian_row(f, g.a, g.sq, width, wv[ua].data());
       for (Index q = 0; q < width; ++q) {
-        const double dist = (static_cast<double>(first[ua] + q) - u) * g.geom.delta;  // c - x
-        const double e = std::exp(-0.5 * dist * dist * inv_t2);
-        wv[ua][static_cast<std::size_t>(q)] = e;
-        gv[ua][static_cast<std::size_t>(q)] = dist * inv_t2 * e;  // d/dx e_tau(x - c)
+        const double dist = (static_cast<double>(q) - f) * g.geom.delta;  // c - x
+        gv[ua][static_cast<std::size_t>(q)] = dist * inv_t2 * wv[ua][static_cast<std::size_t>(q)];  // d/dx e_tau(x - c)
       }
     }
     const Index w1 = d > 1 ? width : 1, w2 = d > 2 ? width : 1;
