@@ -169,6 +169,7 @@ struct grid_data {
   Eigen::Index stencil = 1;
   double a = 1;            // delta^2 / (2 tau^2): the spreading Gaussian per cell^2
   std::vector<double> sq;  // exp(-q^2 a), q = 0 .. 2 stencil + 1
+  std::vector<double> es;  // the convolution's e_s at offsets -(width - 1) .. width - 1 cells (0 beyond its radius)
   std::vector<double> f;
   // Linear scheme: channel 0 the kernel sum, 1..d the score numerators, d+1..2d the mean-shift
   // numerators (kernels with a constant slope store only channel 0 and the mean shift).
@@ -225,8 +226,8 @@ struct grid_data {
 /// reach (Gaussian: spreading, convolution and read-back stencils; compact kernels: the support;
 /// others: 2h). A query outside it, or whose grid sum is below the floor 1e-9 W (W the total
 /// source weight relative to the largest; for compact kernels at least 4 delta / h, twice one
-/// source's edge error), or, with self-exclusion, whose sum without itself is below its own
-/// weight (Gaussian scheme; the linear scheme removes its self term exactly), is summed exactly
+/// source's edge error; with self-exclusion, the sum without the query's own term, which both
+/// schemes subtract exactly as the grid sees it), is summed exactly
 /// (a loop in double over every source, skipping the query's own with self-exclusion; O(m) per
 /// such query), so far queries get the exact evaluator's log-sums (-inf outside a compact
 /// support) and fields (toward the nearest mass), to round-off. When those queries times the
@@ -461,6 +462,12 @@ std::shared_ptr<const detail::grid_data> grid_evaluator::prepared<K, Scalar>::bu
     }
     grids.clear();
     const double inv2s2 = 1.0 / (2.0 * s * s);
+    g.es.assign(static_cast<std::size_t>(2 * width - 1), 0.0);
+    for (Index o = -(width - 1); o <= width - 1; ++o)
+      if (std::abs(o) <= conv_radius) {
+        const double t = static_cast<double>(o * o) * g.geom.delta * g.geom.delta;
+        g.es[static_cast<std::size_t>(o + width - 1)] = std::exp(-t * inv2s2);
+      }
     std::array<Index, 3> radius{0, 0, 0};
     for (int a = 0; a < d; ++a) radius[static_cast<std::size_t>(a)] = conv_radius;
     const double dl = g.geom.delta;
@@ -597,7 +604,34 @@ bool grid_evaluator::prepared<K, Scalar>::read(const double* x, Eigen::Index sel
       }
     s *= g.scale;
     for (int a = 0; a < d; ++a) num[static_cast<std::size_t>(a)] *= g.scale;
-    if (self >= 0) self_grid = g.self_value;  // the grid's self term equals k(0) to the tolerance
+    if (self >= 0) {
+      // The grid's own value of a unit source at x read back at x, and its gradient: spread,
+      // convolution and read-back are separable, so each is a product over the axes of
+      // width^2 terms; subtracting them removes the self term exactly (up to the FFT's
+      // round-off), field included (its lattice asymmetry would dominate a small remainder).
+      std::array<double, 3> t{1, 1, 1}, tg{0, 0, 0};
+      for (int ax = 0; ax < d; ++ax) {
+        const auto ua = static_cast<std::size_t>(ax);
+        double a0 = 0, a1 = 0;
+        for (Index q = 0; q < width; ++q) {
+          double inner = 0;
+          for (Index q2 = 0; q2 < width; ++q2)
+            inner += g.es[static_cast<std::size_t>(q - q2 + width - 1)] * wv[ua][static_cast<std::size_t>(q2)];
+          a0 += wv[ua][static_cast<std::size_t>(q)] * inner;
+          a1 += gv[ua][static_cast<std::size_t>(q)] * inner;
+        }
+        t[ua] = a0;
+        tg[ua] = a1;
+      }
+      self_grid = g.scale * t[0] * t[1] * t[2];
+      const double wi = g.w[static_cast<std::size_t>(self)];
+      for (int ax = 0; ax < d; ++ax) {
+        double grad = g.scale * tg[static_cast<std::size_t>(ax)];
+        for (int b = 0; b < d; ++b)
+          if (b != ax) grad *= t[static_cast<std::size_t>(b)];
+        num[static_cast<std::size_t>(ax)] -= wi * grad;
+      }
+    }
   } else {
     std::array<Index, 3> i0{0, 0, 0};
     std::array<double, 3> fr{0, 0, 0};
@@ -644,10 +678,8 @@ bool grid_evaluator::prepared<K, Scalar>::read(const double* x, Eigen::Index sel
   if (self >= 0) {
     const double wi = g.w[static_cast<std::size_t>(self)];
     const double rest = s - wi * self_grid;
-    // The self term's grid error would dominate a sum smaller than the query's own weight.
-    // (Gaussian scheme: the self term carries its lattice error; the linear scheme removes it
-    // exactly, so only the floor applies.)
-    if (!(rest >= (g.gaussian_scheme ? std::max(g.floor, wi * g.self_value) : g.floor))) return false;
+    // Both schemes remove the grid's own self term exactly: the floor is the only condition.
+    if (!(rest >= g.floor)) return false;
     s = rest;
   }
   if (!(s >= g.floor) || !std::isfinite(s)) return false;
