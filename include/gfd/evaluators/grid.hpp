@@ -744,18 +744,96 @@ void grid_evaluator::prepared<K, Scalar>::sums(
     }
     return;
   }
-  // Exact fallback: a loop in double over every source (skipping the query's own with
-  // self-exclusion), with the exact evaluator's conventions (log domain, nearest source when
-  // every term is zero).
   const K& k = kernel_.kernel;
   const double h = static_cast<double>(kernel_.h), inv_h2 = 1.0 / (h * h);
   const positions<Scalar>& y = *points_;
   const vector<Scalar>& lw = *log_w_;
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  positions<Scalar> xq(d, nm);
+  for (Index r = 0; r < nm; ++r) xq.col(r) = queries.col(missed[static_cast<std::size_t>(r)]);
+  kernel_sums<Scalar> ex;
+  std::vector<Index> todo;  // queries left for the scalar loop below
+  if (!opt.exclude_self) {
+    // Exact sums by the exact evaluator (vectorised, threaded).
+    exact_evaluator{}.prepare(*points_, *log_w_, kernel_).sums(xq, opt, ex);
+    for (Index r = 0; r < nm; ++r) {
+      out.log_sum(missed[static_cast<std::size_t>(r)]) = ex.log_sum(r);
+      out.field.col(missed[static_cast<std::size_t>(r)]) = ex.field.col(r);
+    }
+    return;
+  }
+  if (static_cast<double>(nm) * static_cast<double>(nm) <= 1e8) {
+    // Self-excluded: the exact evaluator over the sources without the missed ones (their
+    // log-weights -inf), then the missed sources among themselves (each without itself) by a
+    // small loop, the two parts joined in the log domain.
+    vector<Scalar> lw2 = lw;
+    for (const Index i : missed) lw2(i) = -std::numeric_limits<Scalar>::infinity();
+    const sum_options plain{.field = opt.field, .exclude_self = false};
+    exact_evaluator{}.prepare(*points_, lw2, kernel_).sums(xq, plain, ex);
+    std::vector<char> left(static_cast<std::size_t>(nm), 0);
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 1) if (nm * m >= 1000000)
+#pragma omp parallel for schedule(dynamic, 16) if (nm >= 256)
 #endif
-  for (Index r = 0; r < nm; ++r) {
-    const Index i = missed[static_cast<std::size_t>(r)];
+    for (Index r = 0; r < nm; ++r) {
+      const Index i = missed[static_cast<std::size_t>(r)];
+      Eigen::Vector3d x = Eigen::Vector3d::Zero(), acc = Eigen::Vector3d::Zero();
+      for (Index a = 0; a < d; ++a) x(a) = static_cast<double>(queries(a, i));
+      double mx = -inf;
+      for (Index r2 = 0; r2 < nm; ++r2) {
+        const Index j = missed[static_cast<std::size_t>(r2)];
+        if (j == i) continue;
+        double t = 0;
+        for (Index a = 0; a < d; ++a) {
+          const double u = x(a) - static_cast<double>(y(a, j));
+          t += u * u;
+        }
+        t *= inv_h2;
+        mx = std::max(mx, static_cast<double>(lw(j)) + k.log_profile(t));
+      }
+      double s2 = 0;
+      if (std::isfinite(mx))
+        for (Index r2 = 0; r2 < nm; ++r2) {
+          const Index j = missed[static_cast<std::size_t>(r2)];
+          if (j == i) continue;
+          Eigen::Vector3d u = Eigen::Vector3d::Zero();
+          for (Index a = 0; a < d; ++a) u(a) = x(a) - static_cast<double>(y(a, j));
+          const double t = u.squaredNorm() * inv_h2;
+          const double e = std::exp(static_cast<double>(lw(j)) + k.log_profile(t) - mx);
+          if (!(e > 0)) continue;
+          s2 += e;
+          if (opt.field == field_kind::mean_shift)
+            acc -= e * u;
+          else
+            acc += e * 2.0 * k.slope(t) * inv_h2 * u;
+        }
+      const double l1 = static_cast<double>(ex.log_sum(r));
+      const double l2 = s2 > 0 ? mx + std::log(s2) : -inf;
+      const double top = std::max(l1, l2);
+      if (!std::isfinite(top)) {  // every term zero: the nearest source, by the loop below
+        left[static_cast<std::size_t>(r)] = 1;
+        continue;
+      }
+      const double a1 = std::isfinite(l1) ? std::exp(l1 - top) : 0.0;
+      const double a2 = std::isfinite(l2) ? std::exp(l2 - top) : 0.0;
+      out.log_sum(i) = static_cast<Scalar>(top + std::log(a1 + a2));
+      const double b1 = a1 / (a1 + a2), b2 = a2 / (a1 + a2);
+      for (Index a = 0; a < d; ++a)
+        out.field(a, i) = static_cast<Scalar>(b1 * static_cast<double>(ex.field(a, r)) +
+                                              (s2 > 0 ? b2 * acc(a) / s2 : 0.0));
+    }
+    for (Index r = 0; r < nm; ++r)
+      if (left[static_cast<std::size_t>(r)]) todo.push_back(missed[static_cast<std::size_t>(r)]);
+  } else {
+    todo = missed;
+  }
+  // Exact fallback: a loop in double over every source (skipping the query's own), with the
+  // exact evaluator's conventions (log domain, nearest source when every term is zero).
+  const auto nt = static_cast<Index>(todo.size());
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1) if (nt * m >= 1000000)
+#endif
+  for (Index r = 0; r < nt; ++r) {
+    const Index i = todo[static_cast<std::size_t>(r)];
     const Index self = opt.exclude_self ? i : -1;
     Eigen::Vector3d x = Eigen::Vector3d::Zero();
     for (Index a = 0; a < d; ++a) x(a) = static_cast<double>(queries(a, i));
