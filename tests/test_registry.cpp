@@ -221,9 +221,9 @@ TEST_CASE("unknown names throw gfd::invalid_argument listing the valid names", "
   require_lists(message_of([] { (void)reg::make_stepper("rk4"); }), "rk4", reg::stepper_names());
   require_lists(message_of([] { (void)reg::stepper_description("rk4"); }), "rk4",
                 reg::stepper_names());
-  require_lists(message_of([] { (void)reg::make_evaluator("grid"); }), "grid",
+  require_lists(message_of([] { (void)reg::make_evaluator("fmm"); }), "fmm",
                 reg::evaluator_names());
-  require_lists(message_of([] { (void)reg::evaluator_description("grid"); }), "grid",
+  require_lists(message_of([] { (void)reg::evaluator_description("fmm"); }), "fmm",
                 reg::evaluator_names());
   // The message starts with the function that rejected the name (gfd's convention).
   CHECK(message_of([] { (void)reg::make_kernel("gauss"); }).rfind("gfd::registry::make_kernel", 0) == 0);
