@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 /// @file bench_scale.cpp
 /// @brief Full flow steps at scale: N particles and M targets in 2D (default N = M = 1e6) with the
-///        tree evaluator and a small bandwidth; prints the time of each step, the share of it
+///        grid and the tree evaluators and a small bandwidth; prints the time of each step, the share of it
 ///        spent building the particle tree, and the peak memory of the process.
 ///
-///     bench_scale [N] [steps] [divisor]
+///     bench_scale [N] [steps] [divisor] [tree|grid|both]
+///
+/// With `both` (the default) the grid evaluator (issue 15) and the tree evaluator run the same
+/// flow from the same start in the same process, so their times compare; at N = 1e7 run `grid`
+/// alone (the tree takes minutes per step there).
 ///
 /// Targets: the moons toy; particles: N(0, I); bandwidth: Scott's rule on the targets / divisor
 /// (default 4, fixed);
@@ -20,6 +24,7 @@
 /// two clouds themselves; an N x M buffer of doubles would be N M 8 bytes (8 TB at 1e6).
 /// Not a Google Benchmark binary: one run of a few steps is the measurement.
 
+#include <gfd/evaluators/grid.hpp>
 #include <gfd/evaluators/tree.hpp>
 #include <gfd/flow.hpp>
 #include <gfd/toy.hpp>
@@ -69,17 +74,57 @@ long parse_count(const char* s, const char* what, long min) {
   return static_cast<long>(v);
 }
 
+/// One flow run of `steps` steps with evaluator `ev`, timed step by step; then the time of
+/// preparing the moved particles alone (what every step pays once).
+template <class E>
+void run_flow(const char* name, const E& ev, const Eigen::MatrixXd& y, const Eigen::MatrixXd& x0,
+              double h, long steps, double data_mib) {
+  using flow_type = gfd::flow<gfd::gaussian, double, Eigen::Dynamic, E>;
+  const Eigen::Index n = x0.cols();
+  Eigen::MatrixXd x = x0;
+  const Eigen::VectorXd lw = Eigen::VectorXd::Constant(n, -std::log(static_cast<double>(n)));
+  const gfd::bound_kernel<gfd::gaussian> bk(gfd::gaussian{}, h);
+  std::printf("-- %s evaluator (tolerance 1e-3)\n", name);
+  auto t0 = std::chrono::steady_clock::now();
+  { const auto prepared_targets = ev.prepare(y, lw, bk); }
+  std::printf("%s: target preparation %.3f s (once per flow)\n", name, seconds_since(t0));
+
+  gfd::flow_options o;
+  o.max_steps = steps;
+  o.observe_every = 1;
+  o.bandwidth = gfd::bandwidth_schedule::fixed(h);
+  const flow_type f(y, o, gfd::gaussian{}, ev);
+  auto last = std::chrono::steady_clock::now();
+  const auto start = last;
+  f.run(x, gfd::kl(), [&](const gfd::flow_state<double, Eigen::Dynamic>& st) {
+    std::printf("%s: step %ld: %.3f s  (mean |dx| / h %.3g, peak RSS %.1f MiB)\n", name, st.step,
+                seconds_since(last), st.mean_displacement, peak_rss_mib());
+    last = std::chrono::steady_clock::now();
+  });
+  std::printf("%s: %.3f s per step on average (the first includes the target preparation)\n", name,
+              seconds_since(start) / static_cast<double>(steps));
+  t0 = std::chrono::steady_clock::now();
+  { const auto prepared_particles = ev.prepare(x, lw, bk); }
+  std::printf("%s: particle preparation %.3f s (every step)\n", name, seconds_since(t0));
+  std::printf("%s: peak RSS so far %.1f MiB: %.1f x the two clouds\n", name, peak_rss_mib(),
+              peak_rss_mib() / data_mib);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const long n = argc > 1 ? parse_count(argv[1], "N", 2) : 1000000;
   const long steps = argc > 2 ? parse_count(argv[2], "steps", 1) : 3;
   const long divisor = argc > 3 ? parse_count(argv[3], "divisor", 1) : 4;
-  using flow_type = gfd::flow<gfd::gaussian, double, Eigen::Dynamic, gfd::tree_evaluator>;
+  const std::string which = argc > 4 ? argv[4] : "both";
+  if (which != "tree" && which != "grid" && which != "both") {
+    std::fprintf(stderr, "bench_scale: evaluator must be tree, grid or both, got '%s'\n", which.c_str());
+    return 2;
+  }
 
   const double rss0 = peak_rss_mib();
   const Eigen::MatrixXd y = gfd::toy::sample("moons", n, 1);
-  Eigen::MatrixXd x = gfd::toy::gaussian(2, n, 2);
+  const Eigen::MatrixXd x = gfd::toy::gaussian(2, n, 2);
   const double h = gfd::scott_bandwidth(gfd::cloud_view<double>(y)) / static_cast<double>(divisor);
   const double data_mib = 2.0 * static_cast<double>(y.size()) * 8 / (1024.0 * 1024.0);
   const double rss_data = peak_rss_mib();
@@ -88,37 +133,12 @@ int main(int argc, char** argv) {
 #else
   const int threads = 1;
 #endif
-  std::printf("N = M = %ld, d = 2, bandwidth %.4g (Scott / %ld), tree evaluator (tolerance 1e-3), "
-              "%d thread(s)\n",
+  std::printf("N = M = %ld, d = 2, bandwidth %.4g (Scott / %ld), KL(q||p) Euler flow, %d thread(s)\n",
               n, h, divisor, threads);
   std::printf("clouds: %.1f MiB; peak RSS before %.1f MiB, with the clouds %.1f MiB\n", data_mib,
               rss0, rss_data);
-
-  // Preparing the targets alone (what the first step of the flow does once).
-  const gfd::tree_evaluator ev(1e-3);
-  const Eigen::VectorXd lw = Eigen::VectorXd::Constant(n, -std::log(static_cast<double>(n)));
-  const gfd::bound_kernel<gfd::gaussian> bk(gfd::gaussian{}, h);
-  auto t0 = std::chrono::steady_clock::now();
-  { const auto prepared_targets = ev.prepare(y, lw, bk); }
-  std::printf("target tree build: %.3f s (once per flow)\n", seconds_since(t0));
-
-  gfd::flow_options o;
-  o.max_steps = steps;
-  o.observe_every = 1;
-  o.bandwidth = gfd::bandwidth_schedule::fixed(h);
-  const flow_type f(y, o, gfd::gaussian{}, ev);
-  auto last = std::chrono::steady_clock::now();
-  f.run(x, gfd::kl(), [&](const gfd::flow_state<double, Eigen::Dynamic>& st) {
-    std::printf("step %ld: %.3f s  (mean |dx| / h %.3g, peak RSS %.1f MiB)\n", st.step,
-                seconds_since(last), st.mean_displacement, peak_rss_mib());
-    last = std::chrono::steady_clock::now();
-  });
-
-  // Building a tree over the moved particles, alone: what every step pays once.
-  t0 = std::chrono::steady_clock::now();
-  { const auto prepared_particles = ev.prepare(x, lw, bk); }
-  std::printf("particle tree build: %.3f s (every step)\n", seconds_since(t0));
-  std::printf("peak RSS %.1f MiB: %.1f x the two clouds\n", peak_rss_mib(),
-              peak_rss_mib() / data_mib);
+  // The grid first: its peak memory is then its own (the tree's index comes after it).
+  if (which != "tree") run_flow("grid", gfd::grid_evaluator(1e-3), y, x, h, steps, data_mib);
+  if (which != "grid") run_flow("tree", gfd::tree_evaluator(1e-3), y, x, h, steps, data_mib);
   return 0;
 }

@@ -152,6 +152,12 @@ command add_drift_command(CLI::App& app) {
       ->add_option("--m", a.m,
                    "Target samples for toys (default: N); for files, at most M training points")
       ->check(CLI::Range(2L, 100000000L));
+  drift
+      ->add_option("--metric-points", a.metric_points,
+                   "The metrics table on seeded random subsamples of at most this many points "
+                   "(every cloud, the held-out set too; exact when the clouds are smaller)")
+      ->check(CLI::Range(2L, 100000000L))
+      ->capture_default_str();
   drift->add_option("--steps", a.steps, "Number of steps")
       ->check(CLI::Range(0L, 100000000L))
       ->capture_default_str();
@@ -215,9 +221,9 @@ command add_drift_command(CLI::App& app) {
       ->add_option("--trajectory-every", a.trajectory_every,
                    "Steps between trajectory snapshots (default: steps/50)")
       ->check(positive());
-  drift->add_option("--evaluator", a.evaluator, "Kernel sums: exact (all pairs) or tree (k-d tree, relative error <= --tolerance)")
+  drift->add_option("--evaluator", a.evaluator, "Kernel sums: exact (all pairs), tree (k-d tree, relative error <= --tolerance) or grid (FFT on a grid, d <= 3, relative error <= --tolerance)")
       ->check(CLI::IsMember(evaluator_names()))->capture_default_str();
-  drift->add_option("--tolerance", a.tolerance, "Relative error bound of the tree evaluator")
+  drift->add_option("--tolerance", a.tolerance, "Relative error bound of the tree and grid evaluators")
       ->check(CLI::Range(1e-15, 0.5))->capture_default_str();
   drift->add_option("--precision", a.precision, "Arithmetic of the flow and its kernel sums: double or float")
       ->check(CLI::IsMember({"double", "float"}))->capture_default_str();

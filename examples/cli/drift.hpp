@@ -12,7 +12,7 @@
 /// | `s.before_run(explicit, png)`            | the picture default known before any work      |
 /// | `s.adjust(opt)`                          | manifold options of the flow (retraction)       |
 /// | `s.make_problem()`                       | targets, start, held-out and reference sets     |
-/// | `s.problem()`                            | const drift_problem&                            |
+/// | `s.problem()`                            | drift_problem& (const& on a const space)        |
 /// | `s.after_problem(explicit, png)`         | the picture checks that need the dimension      |
 /// | `s.print_header(title, bw_desc)`         | the header lines                                |
 /// | `s.panels()`                             | snapshots of the picture                        |
@@ -48,6 +48,7 @@ struct drift_args {
   bool n_given = false;  // --n on the command line (refused with --init FILE, which gives N)
   long m = 0;  // 0: same as n (toys) / the whole training part (files)
   long steps = gfd::flow_options{}.max_steps;
+  long metric_points = 10000;  // the metrics on random subsamples of at most this many points
   double dt = gfd::flow_options{}.dt;
   double max_displacement = gfd::flow_options{}.max_displacement;
   divergence_choice divergence;
@@ -232,22 +233,44 @@ int run_drift_command(const drift_args& a, bool explicit_outputs, Space& s) {
   s.after_problem(explicit_outputs, png);
   s.print_header(title, bw_desc);
 
+  std::cout.flush();  // the header shows before the flow, even with output captured
   const drift_run run = run_drift(a, opt, p.targets, p.start, png.empty() ? 0 : s.panels(),
                                   kernel, divergence, evaluator, s.manifold());
   const gfd::flow_report& rep = run.rep;
 
-  // Metrics of the start, the final particles and the reference (the noise floor).
-  s.prepare_metrics();
-  const auto m0 = s.measure(p.start);
-  const auto m1 = s.measure(run.x);
-  const auto mr = s.measure(p.reference);
-  s.check_final(m1);
-
+  // The flow's line as soon as the flow ends: the metrics below take a while on large clouds.
   std::cout << "  flow: " << rep.steps << " steps in " << fmt("%.2f", run.seconds) << " s ("
             << fmt("%.2f", 1e3 * run.seconds / std::max(1L, rep.steps)) << " ms/step), bandwidth "
             << run.bandwidths_used(opt, bw_desc, " -> ") << ", stopped by " << rep.stop_reason;
   if (rep.rejected_steps) std::cout << ", " << rep.rejected_steps << " rejected steps";
   std::cout << "\n\n";
+  std::cout.flush();
+
+  // Metrics of the start, the final particles and the reference (the noise floor), each on a
+  // seeded random subsample of at most --metric-points points (the metrics are all-pairs: MMD
+  // and energy distance cost O(K^2) on K points), the held-out set too; exact when smaller.
+  const auto k = static_cast<Eigen::Index>(a.metric_points);
+  auto subsample = [&](const Eigen::MatrixXd& x, std::uint64_t salt) {
+    if (x.cols() <= k) return x;
+    return columns_of(x, permutation(x.cols(), a.seed + salt), 0, static_cast<std::size_t>(k));
+  };
+  const Eigen::Index n_start = p.start.cols(), n_final = run.x.cols(), n_ref = p.reference.cols(),
+                     n_held = p.heldout.cols();
+  const bool sub = std::max({n_start, n_final, n_ref, n_held}) > k;
+  if (n_held > k) s.problem().heldout = subsample(p.heldout, 101);
+  s.prepare_metrics();
+  const auto m0 = s.measure(subsample(p.start, 102));
+  const auto m1 = s.measure(subsample(run.x, 103));
+  const auto mr = s.measure(subsample(p.reference, 104));
+  s.check_final(m1);
+  if (sub)
+    std::cout << "  metrics on seeded random subsamples of at most " << k
+              << " points (--metric-points): start " << std::min(n_start, k) << " of " << n_start
+              << ", final " << std::min(n_final, k) << " of " << n_final << ", reference "
+              << std::min(n_ref, k) << " of " << n_ref << ", held-out " << std::min(n_held, k)
+              << " of " << n_held << "\n\n";
+  else
+    std::cout << "  metrics on every point (all clouds within --metric-points " << k << ")\n\n";
   s.print_metrics(m0, m1, mr);
 
   run.write_outputs(a, p.columns);

@@ -36,6 +36,7 @@ public:
   }
   void adjust(gfd::flow_options&) const {}
   [[nodiscard]] const drift_problem& problem() const { return p; }
+  [[nodiscard]] drift_problem& problem() { return p; }
   void after_problem(bool, std::string&) const {}
   [[nodiscard]] int panels() const { return std::max(2, a.snapshots); }
   [[nodiscard]] gfd::euclidean manifold() const { return {}; }

@@ -326,6 +326,7 @@ public:
   void adjust(gfd::flow_options& opt) const { opt.retraction = s.retraction; }
   void make_problem() { p = make_sphere_problem(a, s, drift); }
   [[nodiscard]] const drift_problem& problem() const { return p; }
+  [[nodiscard]] drift_problem& problem() { return p; }
 
   // An explicit --png beyond S^2 is a usage error, the no-option demo just says so.
   void after_problem(bool explicit_outputs, std::string& png) {

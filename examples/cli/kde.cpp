@@ -90,12 +90,13 @@ int cmd_kde(const kde_args& a) {
   std::cout << "gfd kde: " << y.cols() << " data points, " << q.cols() << " queries"
             << (a.query.empty() ? " (the data itself)" : "") << ", d = " << y.rows() << ", "
             << a.kernel << " kernel, bandwidth " << num(h) << bw_note << ", " << a.evaluator << " evaluator"
-            << (a.evaluator == "tree" ? " (tolerance " + num(a.tolerance) + ")" : std::string()) << ", "
-            << a.precision << "\n"
+            << (a.evaluator == "tree" || a.evaluator == "grid" ? " (tolerance " + num(a.tolerance) + ")" : std::string())
+            << ", " << a.precision << "\n"
             << "  read      " << fmt("%8.4f", read_s) << " s\n"
             << "  evaluate  " << fmt("%8.4f", eval_s) << " s  ("
-            << (a.evaluator == "tree"
-                    ? "N x M = " + num(pairs) + " pairs, truncated by the tree; " +
+            << (a.evaluator == "tree" || a.evaluator == "grid"
+                    ? "N x M = " + num(pairs) + " pairs, " +
+                          (a.evaluator == "tree" ? "truncated by the tree; " : "summed on an FFT grid; ") +
                           num(pairs / std::max(eval_s, 1e-9)) + " exact-equivalent pairs/s, "
                     : num(pairs) + " kernel pairs, " + num(pairs / std::max(eval_s, 1e-9)) +
                           " pairs/s, ")
@@ -132,9 +133,9 @@ command add_kde_command(CLI::App& app) {
                   "VALUE, scott, silverman or median (rule on the data)")
       ->capture_default_str();
   kde->add_option("--out", a.out, "Output (.csv or .npy): columns logp, s0, s1, ...")->required();
-  kde->add_option("--evaluator", a.evaluator, "exact (all pairs) or tree (k-d tree, relative error <= --tolerance)")
+  kde->add_option("--evaluator", a.evaluator, "exact (all pairs), tree (k-d tree, relative error <= --tolerance) or grid (FFT on a grid, d <= 3, relative error <= --tolerance)")
       ->check(CLI::IsMember(evaluator_names()))->capture_default_str();
-  kde->add_option("--tolerance", a.tolerance, "Relative error bound of the tree evaluator")
+  kde->add_option("--tolerance", a.tolerance, "Relative error bound of the tree and grid evaluators")
       ->check(CLI::Range(1e-15, 0.5))->capture_default_str();
   kde->add_option("--precision", a.precision, "Arithmetic of the kernel sums: double or float (2x the SIMD lanes)")
       ->check(CLI::IsMember({"double", "float"}))->capture_default_str();

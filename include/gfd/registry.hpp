@@ -43,6 +43,7 @@
 #include "divergences.hpp"
 #include "error.hpp"
 #include "evaluators/exact.hpp"
+#include "evaluators/grid.hpp"
 #include "evaluators/tree.hpp"
 #include "flow.hpp"
 #include "kernels.hpp"
@@ -356,23 +357,24 @@ decltype(auto) with_stepper(std::string_view name, const stepper_parameters& p, 
 
 /// Parameters of the evaluators; each evaluator reads the ones it has.
 struct evaluator_parameters {
-  double tolerance = 1e-3;     ///< "tree": bound on the relative error of each kernel sum, (0, 1)
+  double tolerance = 1e-3;     ///< "tree", "grid": bound on the relative error of each kernel sum, (0, 1)
   std::size_t leaf_size = 16;  ///< "tree": points per leaf of the k-d tree
 };
 
 /// Every type an evaluator name stands for.
-using evaluator_variant = std::variant<exact_evaluator, tree_evaluator>;
+using evaluator_variant = std::variant<exact_evaluator, tree_evaluator, grid_evaluator>;
 
 /// The evaluator names with their descriptions, in the order of evaluator_names().
 [[nodiscard]] inline const std::vector<entry>& evaluator_entries() {
   static const std::vector<entry> e{
       {"exact", "every pair, vectorised and threaded: O(N M d) per pass, exact to round-off"},
       {"tree", "k-d tree (nanoflann) truncating each sum at a relative error <= tolerance"},
+      {"grid", "d <= 3: sources spread on a grid, convolved by FFT, relative error <= tolerance"},
   };
   return e;
 }
 
-/// exact, tree.
+/// exact, tree, grid.
 [[nodiscard]] inline std::vector<std::string> evaluator_names() {
   return detail::names_of(evaluator_entries());
 }
@@ -384,13 +386,14 @@ using evaluator_variant = std::variant<exact_evaluator, tree_evaluator>;
                           "evaluator");
 }
 
-/// The evaluator `name`: exact_evaluator{}, or tree_evaluator(params.tolerance,
-/// params.leaf_size). @throws gfd::invalid_argument on an unknown name (listing the valid ones)
+/// The evaluator `name`: exact_evaluator{}, tree_evaluator(params.tolerance,
+/// params.leaf_size) or grid_evaluator(params.tolerance). @throws gfd::invalid_argument on an unknown name (listing the valid ones)
 /// or a tolerance outside (0, 1).
 [[nodiscard]] inline evaluator_variant make_evaluator(std::string_view name,
                                                       const evaluator_parameters& params = {}) {
   if (name == "exact") return exact_evaluator{};
   if (name == "tree") return tree_evaluator(params.tolerance, params.leaf_size);
+  if (name == "grid") return grid_evaluator(params.tolerance);
   detail::unknown("gfd::registry::make_evaluator", "evaluator", name, evaluator_names());
 }
 

@@ -134,7 +134,7 @@ void cli_corpus(const fs::path& dir) {
   const std::vector<std::string> seeds{
       "1", "+2.5", "-0", "1e-3", "0x1p3", "inf", "nan", "1e400", "+-1", " 1",
       "1:1", "0.5:2", "0:0", "1:", ":1", "gaussian", "laplacian", "kl", "mixed", "drifting-deng",
-      "heun", "exact", "tree"};
+      "heun", "exact", "tree", "grid"};
   for (std::size_t i = 0; i < seeds.size(); ++i) put(dir / ("seed_" + std::to_string(i)), seeds[i]);
 }
 
