@@ -753,6 +753,37 @@ void grid_evaluator::prepared<K, Scalar>::sums(
   for (Index r = 0; r < nm; ++r) xq.col(r) = queries.col(missed[static_cast<std::size_t>(r)]);
   kernel_sums<Scalar> ex;
   std::vector<Index> todo;  // queries left for the scalar loop below
+  // The log-domain sum at x over the sources that `for_each_source` visits, in double: the
+  // largest term first, then the terms scaled by it and their field (both fallbacks below).
+  struct partial_sum {
+    double top = -inf, sum = 0;
+    Eigen::Vector3d field = Eigen::Vector3d::Zero();
+  };
+  const auto log_domain_sum = [&](const Eigen::Vector3d& x, const auto& for_each_source) {
+    partial_sum p;
+    for_each_source([&](Index j) {
+      double t = 0;
+      for (Index a = 0; a < d; ++a) {
+        const double u = x(a) - static_cast<double>(y(a, j));
+        t += u * u;
+      }
+      p.top = std::max(p.top, static_cast<double>(lw(j)) + k.log_profile(t * inv_h2));
+    });
+    if (!std::isfinite(p.top)) return p;
+    for_each_source([&](Index j) {
+      Eigen::Vector3d u = Eigen::Vector3d::Zero();
+      for (Index a = 0; a < d; ++a) u(a) = x(a) - static_cast<double>(y(a, j));
+      const double t = u.squaredNorm() * inv_h2;
+      const double e = std::exp(static_cast<double>(lw(j)) + k.log_profile(t) - p.top);
+      if (!(e > 0)) return;
+      p.sum += e;
+      if (opt.field == field_kind::mean_shift)
+        p.field -= e * u;
+      else
+        p.field += e * 2.0 * k.slope(t) * inv_h2 * u;
+    });
+    return p;
+  };
   if (!opt.exclude_self) {
     // Exact sums by the exact evaluator (vectorised, threaded).
     exact_evaluator{}.prepare(*points_, *log_w_, kernel_).sums(xq, opt, ex);
@@ -776,38 +807,17 @@ void grid_evaluator::prepared<K, Scalar>::sums(
 #endif
     for (Index r = 0; r < nm; ++r) {
       const Index i = missed[static_cast<std::size_t>(r)];
-      Eigen::Vector3d x = Eigen::Vector3d::Zero(), acc = Eigen::Vector3d::Zero();
+      Eigen::Vector3d x = Eigen::Vector3d::Zero();
       for (Index a = 0; a < d; ++a) x(a) = static_cast<double>(queries(a, i));
-      double mx = -inf;
-      for (Index r2 = 0; r2 < nm; ++r2) {
-        const Index j = missed[static_cast<std::size_t>(r2)];
-        if (j == i) continue;
-        double t = 0;
-        for (Index a = 0; a < d; ++a) {
-          const double u = x(a) - static_cast<double>(y(a, j));
-          t += u * u;
-        }
-        t *= inv_h2;
-        mx = std::max(mx, static_cast<double>(lw(j)) + k.log_profile(t));
-      }
-      double s2 = 0;
-      if (std::isfinite(mx))
-        for (Index r2 = 0; r2 < nm; ++r2) {
-          const Index j = missed[static_cast<std::size_t>(r2)];
-          if (j == i) continue;
-          Eigen::Vector3d u = Eigen::Vector3d::Zero();
-          for (Index a = 0; a < d; ++a) u(a) = x(a) - static_cast<double>(y(a, j));
-          const double t = u.squaredNorm() * inv_h2;
-          const double e = std::exp(static_cast<double>(lw(j)) + k.log_profile(t) - mx);
-          if (!(e > 0)) continue;
-          s2 += e;
-          if (opt.field == field_kind::mean_shift)
-            acc -= e * u;
-          else
-            acc += e * 2.0 * k.slope(t) * inv_h2 * u;
-        }
+      // The missed sources among themselves, each query without itself.
+      const partial_sum p = log_domain_sum(x, [&](const auto& f) {
+        for (const Index j : missed)
+          if (j != i) f(j);
+      });
+      const double s2 = p.sum;
+      const Eigen::Vector3d& acc = p.field;
       const double l1 = static_cast<double>(ex.log_sum(r));
-      const double l2 = s2 > 0 ? mx + std::log(s2) : -inf;
+      const double l2 = s2 > 0 ? p.top + std::log(s2) : -inf;
       const double top = std::max(l1, l2);
       if (!std::isfinite(top)) {  // every term zero: the nearest source, by the loop below
         left[static_cast<std::size_t>(r)] = 1;
@@ -837,33 +847,11 @@ void grid_evaluator::prepared<K, Scalar>::sums(
     const Index self = opt.exclude_self ? i : -1;
     Eigen::Vector3d x = Eigen::Vector3d::Zero();
     for (Index a = 0; a < d; ++a) x(a) = static_cast<double>(queries(a, i));
-    double mx = -std::numeric_limits<double>::infinity();
-    for (Index j = 0; j < m; ++j) {
-      if (j == self) continue;
-      double t = 0;
-      for (Index a = 0; a < d; ++a) {
-        const double u = x(a) - static_cast<double>(y(a, j));
-        t += u * u;
-      }
-      mx = std::max(mx, static_cast<double>(lw(j)) + k.log_profile(t * inv_h2));
-    }
-    Eigen::Vector3d acc = Eigen::Vector3d::Zero();
-    double s = 0;
-    if (std::isfinite(mx)) {
-      for (Index j = 0; j < m; ++j) {
-        if (j == self) continue;
-        Eigen::Vector3d u = Eigen::Vector3d::Zero();
-        for (Index a = 0; a < d; ++a) u(a) = x(a) - static_cast<double>(y(a, j));
-        const double t = u.squaredNorm() * inv_h2;
-        const double e = std::exp(static_cast<double>(lw(j)) + k.log_profile(t) - mx);
-        if (!(e > 0)) continue;
-        s += e;
-        if (opt.field == field_kind::mean_shift)
-          acc -= e * u;
-        else
-          acc += e * 2.0 * k.slope(t) * inv_h2 * u;
-      }
-    }
+    const partial_sum p = log_domain_sum(x, [&](const auto& f) {
+      for (Index j = 0; j < m; ++j)
+        if (j != self) f(j);
+    });
+    const double s = p.sum;
     if (!(s > 0)) {
       out.log_sum(i) = -std::numeric_limits<Scalar>::infinity();
       Index best = -1;
@@ -885,8 +873,8 @@ void grid_evaluator::prepared<K, Scalar>::sums(
         out.field(a, i) = best < 0 ? Scalar(0) : static_cast<Scalar>(f * (static_cast<double>(y(a, best)) - x(a)));
       continue;
     }
-    out.log_sum(i) = static_cast<Scalar>(mx + std::log(s));
-    for (Index a = 0; a < d; ++a) out.field(a, i) = static_cast<Scalar>(acc(a) / s);
+    out.log_sum(i) = static_cast<Scalar>(p.top + std::log(s));
+    for (Index a = 0; a < d; ++a) out.field(a, i) = static_cast<Scalar>(p.field(a) / s);
   }
 }
 
