@@ -10,6 +10,7 @@
 
 #include "../core/bound_kernel.hpp"
 #include "../core/evaluator.hpp"
+#include "../core/instances.hpp"
 #include "../core/sums.hpp"
 #include "../kernels.hpp"
 #include "../particles.hpp"
@@ -168,5 +169,11 @@ void exact_evaluator::prepared<K, Scalar>::sums(
 
 static_assert(Evaluator<exact_evaluator>);
 static_assert(PreparedSources<exact_evaluator::prepared<gaussian, float>>);
+
+#ifdef GFD_EXTERN_TEMPLATES
+// Compiled once elsewhere (core/instances.hpp).
+GFD_SUMS_INSTANCES(extern template, exact_evaluator, double)
+GFD_SUMS_INSTANCES(extern template, exact_evaluator, float)
+#endif
 
 }  // namespace gfd

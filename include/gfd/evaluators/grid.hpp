@@ -22,6 +22,7 @@
 
 #include "../core/bound_kernel.hpp"
 #include "../core/evaluator.hpp"
+#include "../core/instances.hpp"
 #include "../core/sums.hpp"
 #include "../error.hpp"
 #include "../kernels.hpp"
@@ -880,5 +881,11 @@ void grid_evaluator::prepared<K, Scalar>::sums(
 
 static_assert(Evaluator<grid_evaluator>);
 static_assert(PreparedSources<grid_evaluator::prepared<gaussian, float>>);
+
+#ifdef GFD_EXTERN_TEMPLATES
+// Compiled once elsewhere (core/instances.hpp).
+GFD_SUMS_INSTANCES(extern template, grid_evaluator, double)
+GFD_SUMS_INSTANCES(extern template, grid_evaluator, float)
+#endif
 
 }  // namespace gfd

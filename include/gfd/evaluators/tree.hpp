@@ -19,6 +19,7 @@
 
 #include "../core/bound_kernel.hpp"
 #include "../core/evaluator.hpp"
+#include "../core/instances.hpp"
 #include "../core/sums.hpp"
 #include "../error.hpp"
 #include "../kernels.hpp"
@@ -573,5 +574,11 @@ void tree_evaluator::prepared<K, Scalar>::block_sums(
 
 static_assert(Evaluator<tree_evaluator>);
 static_assert(PreparedSources<tree_evaluator::prepared<gaussian, float>>);
+
+#ifdef GFD_EXTERN_TEMPLATES
+// Compiled once elsewhere (core/instances.hpp).
+GFD_SUMS_INSTANCES(extern template, tree_evaluator, double)
+GFD_SUMS_INSTANCES(extern template, tree_evaluator, float)
+#endif
 
 }  // namespace gfd
