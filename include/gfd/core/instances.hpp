@@ -10,11 +10,12 @@
 /// specializations `extern template`, so including code compiles none of them and links them
 /// from one place that instantiates them (`template` in place of `extern template`). gfd's
 /// own CMake build does that for its tool, tests, examples and benchmarks (target
-/// `gfd_instances`, option `GFD_INSTANCES`); a consumer can do the same in one of their own
-/// source files:
+/// `gfd_instances`, option `GFD_INSTANCES`). A consumer can do the same: define
+/// `GFD_EXTERN_TEMPLATES` for every file of the target (a compile definition), and instantiate
+/// the sums in one file per evaluator and scalar type that the target uses, compiled with the
+/// same flags (-march, OpenMP, OpenBLAS) as the rest:
 ///
-///     // instances.cpp, compiled with the same flags (-march, OpenMP, OpenBLAS) as the rest
-///     #define GFD_EXTERN_TEMPLATES
+///     // instances.cpp
 ///     #include <gfd/evaluators/exact.hpp>
 ///     namespace gfd { GFD_SUMS_INSTANCES(template, exact_evaluator, double) }
 ///
