@@ -5,8 +5,8 @@
 ///        double, the sums behind every flow, KDE and metric the registries build by name.
 ///
 /// A header-only library compiles its templates in every translation unit that uses them, and
-/// the registry's kernel x evaluator x precision choices are 24 large functions per evaluator
-/// header. With `GFD_EXTERN_TEMPLATES` defined, the evaluator headers declare these 24
+/// the registry's kernel x evaluator x precision choices are 24 large functions, 8 per evaluator
+/// header. With `GFD_EXTERN_TEMPLATES` defined, each evaluator header declares its 8
 /// specializations `extern template`, so including code compiles none of them and links them
 /// from one place that instantiates them (`template` in place of `extern template`). gfd's
 /// own CMake build does that for its tool, tests, examples and benchmarks (target
