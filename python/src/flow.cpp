@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+/// @file flow.cpp
+/// @brief `_core.run_flow`, `_core.velocity`, `_core.default_start` and the observer's FlowState:
+///        the C++ side of gfd.Flow and gfd.drift (python/gfd/_flow.py builds the spec dict).
+
+#include "flow_impl.hpp"
+
+#include <gfd/toy.hpp>
+#include <gfd/toy_sphere.hpp>
+
+#include <cmath>
+#include <random>
+#include <set>
+
+namespace gfd_py {
+namespace {
+
+/// The keys of a spec dict, each read by spec_from.
+const std::set<std::string>& spec_keys() {
+  static const std::set<std::string> keys{
+      "kernel", "imq_beta", "divergence", "alpha", "mix_reverse_kl", "mix_chi2", "temperatures",
+      "affinity_floor", "evaluator", "tolerance", "leaf_size", "manifold", "stepper", "dt",
+      "dt_in_bandwidth_units", "steps", "max_displacement", "speed_tolerance",
+      "divergence_tolerance", "adaptive_tolerance", "dt_min", "dt_max", "retraction",
+      "bandwidth_kind", "bandwidth", "rule", "factor", "every", "include_particles", "h_start",
+      "h_end", "end_factor", "anneal_fraction", "multipliers", "observe_every"};
+  return keys;
+}
+
+template <class T>
+void read(const py::dict& d, const char* key, T& out) {
+  if (d.contains(key)) out = d[key].cast<T>();
+}
+
+/// The flow_spec of a dict of keyword values (the Python layer's; missing keys keep the C++
+/// defaults). Every piece is built once here, so that a bad name or parameter raises before
+/// any work. @throws ValueError on an unknown key, name or parameter.
+flow_spec spec_from(const py::dict& d) {
+  for (const auto& item : d) {
+    const auto key = item.first.cast<std::string>();
+    if (spec_keys().count(key) == 0) gfd::detail::fail("gfd.Flow", "unknown option '", key, "'");
+  }
+  flow_spec s;
+  pieces& p = s.p;
+  read(d, "kernel", p.kernel);
+  read(d, "imq_beta", p.kernel_params.imq_beta);
+  read(d, "divergence", p.divergence);
+  read(d, "alpha", p.divergence_params.alpha);
+  read(d, "mix_reverse_kl", p.divergence_params.mix_reverse_kl);
+  read(d, "mix_chi2", p.divergence_params.mix_chi2);
+  read(d, "temperatures", p.divergence_params.temperatures);
+  read(d, "affinity_floor", p.divergence_params.affinity_floor);
+  read(d, "evaluator", p.evaluator);
+  read(d, "tolerance", p.evaluator_params.tolerance);
+  read(d, "leaf_size", p.evaluator_params.leaf_size);
+  read(d, "manifold", p.manifold);
+  if (p.manifold != "euclidean" && p.manifold != "sphere")
+    gfd::detail::fail("gfd.Flow", "unknown manifold '", p.manifold, "' (valid: euclidean, sphere)");
+
+  gfd::flow_options& o = s.options;
+  std::string stepper = "euler";
+  read(d, "stepper", stepper);
+  o.method = gfd::registry::make_stepper(stepper);
+  read(d, "dt", o.dt);
+  read(d, "dt_in_bandwidth_units", o.dt_in_bandwidth_units);
+  read(d, "steps", o.max_steps);
+  read(d, "max_displacement", o.max_displacement);
+  read(d, "speed_tolerance", o.speed_tolerance);
+  read(d, "divergence_tolerance", o.divergence_tolerance);
+  read(d, "adaptive_tolerance", o.tolerance);
+  read(d, "dt_min", o.dt_min);
+  read(d, "dt_max", o.dt_max);
+  read(d, "retraction", o.retraction);
+  read(d, "observe_every", o.observe_every);
+
+  gfd::bandwidth_schedule& b = o.bandwidth;
+  std::string kind = "anneal";
+  read(d, "bandwidth_kind", kind);
+  if (kind == "fixed")
+    b.kind = gfd::bandwidth_schedule::mode::fixed;
+  else if (kind == "rule")
+    b.kind = gfd::bandwidth_schedule::mode::rule;
+  else if (kind == "anneal")
+    b.kind = gfd::bandwidth_schedule::mode::anneal;
+  else
+    gfd::detail::fail("gfd.Flow", "unknown bandwidth schedule '", kind, "' (valid: fixed, rule, anneal)");
+  read(d, "bandwidth", b.h);
+  if (d.contains("rule")) b.rule = gfd::parse_bandwidth_rule(d["rule"].cast<std::string>());
+  read(d, "factor", b.factor);
+  read(d, "every", b.every);
+  read(d, "include_particles", b.include_particles);
+  read(d, "h_start", b.h_start);
+  read(d, "h_end", b.h_end);
+  read(d, "end_factor", b.end_factor);
+  read(d, "anneal_fraction", b.anneal_fraction);
+  read(d, "multipliers", b.multipliers);
+  if (b.kind == gfd::bandwidth_schedule::mode::fixed) gfd::detail::require_positive("gfd.Flow", "bandwidth", b.h);
+
+  // Build every piece once: bad names and parameters raise here, before any work.
+  (void)gfd::registry::make_kernel<kernel_set>(p.kernel, p.kernel_params);
+  (void)gfd::registry::make_divergence(p.divergence, p.divergence_params);
+  (void)gfd::registry::make_evaluator(p.evaluator, p.evaluator_params);
+  gfd::detail::require_positive("gfd.Flow", "dt", o.dt);
+  if (o.max_steps < 0) gfd::detail::fail("gfd.Flow", "steps must be >= 0, got ", o.max_steps);
+  if (o.observe_every < 0)
+    gfd::detail::fail("gfd.Flow", "observe_every must be >= 0, got ", o.observe_every);
+  b.validate("gfd.Flow");
+  return s;
+}
+
+/// The flow's three clouds in the targets' precision S.
+template <class S>
+struct flow_inputs {
+  rows_array<S> targets, weights, particles;
+};
+
+template <class S>
+flow_inputs<S> inputs_of(const py::array& targets, const py::object& weights,
+                         const py::handle& particles, const char* where, const char* what) {
+  return {rows_of<S>(targets), weights_of<S>(weights, where),
+          rows_of<S>(as_array(particles, where, what))};
+}
+
+py::tuple run_flow(const py::handle& targets_in, const py::object& weights, const py::handle& start,
+                   const py::dict& spec_dict, const py::object& observer) {
+  constexpr const char* where = "gfd.Flow.run";
+  const py::array targets = as_array(targets_in, where, "targets");
+  const flow_spec spec = spec_from(spec_dict);
+  const python_observer obs{observer};
+  const bool sphere = spec.p.manifold == "sphere";
+  if (precision_of(targets, where, "targets") == 'f') {
+    const auto in = inputs_of<float>(targets, weights, start, where, "start");
+    return sphere ? run_flow_typed<float, gfd::unit_sphere>(spec, in.targets, in.weights, in.particles, obs)
+                  : run_flow_typed<float, gfd::euclidean>(spec, in.targets, in.weights, in.particles, obs);
+  }
+  const auto in = inputs_of<double>(targets, weights, start, where, "start");
+  return sphere ? run_flow_typed<double, gfd::unit_sphere>(spec, in.targets, in.weights, in.particles, obs)
+                : run_flow_typed<double, gfd::euclidean>(spec, in.targets, in.weights, in.particles, obs);
+}
+
+py::tuple velocity(const py::handle& targets_in, const py::object& weights,
+                   const py::handle& particles, const py::dict& spec_dict, double h, double t,
+                   bool want_estimate) {
+  constexpr const char* where = "gfd.Flow.velocity";
+  const py::array targets = as_array(targets_in, where, "targets");
+  const flow_spec spec = spec_from(spec_dict);
+  const bool sphere = spec.p.manifold == "sphere";
+  if (precision_of(targets, where, "targets") == 'f') {
+    const auto in = inputs_of<float>(targets, weights, particles, where, "particles");
+    return sphere ? velocity_typed<float, gfd::unit_sphere>(spec, in.targets, in.weights, in.particles, h, t, want_estimate)
+                  : velocity_typed<float, gfd::euclidean>(spec, in.targets, in.weights, in.particles, h, t, want_estimate);
+  }
+  const auto in = inputs_of<double>(targets, weights, particles, where, "particles");
+  return sphere ? velocity_typed<double, gfd::unit_sphere>(spec, in.targets, in.weights, in.particles, h, t, want_estimate)
+                : velocity_typed<double, gfd::euclidean>(spec, in.targets, in.weights, in.particles, h, t, want_estimate);
+}
+
+/// The start of `gfd drift` for a target given as points (a file, for the tool): in R^d,
+/// N(mean, sigma^2 I) with the targets' mean and pooled standard deviation, drawn by
+/// gfd::toy::gaussian from std::mt19937_64(seed + 1); on the sphere, uniform
+/// (gfd::sphere::uniform with seed + 1). In the targets' dtype.
+py::array default_start(const py::handle& targets_in, long n, std::uint64_t seed,
+                        const std::string& manifold) {
+  constexpr const char* where = "gfd.drift";
+  const py::array targets = as_array(targets_in, where, "target");
+  if (n < 1) gfd::detail::fail(where, "n must be >= 1, got ", n);
+  const char prec = precision_of(targets, where, "target");
+  const rows_array<double> t = rows_of<double>(targets);
+  const Eigen::MatrixXd y = view_of<double>(t);
+  gfd::cloud_view<double>(y).validate(where, "target");
+  const Eigen::Index d = y.rows();
+  Eigen::MatrixXd x;
+  if (manifold == "sphere") {
+    x = gfd::sphere::uniform(d, n, seed + 1);
+  } else if (manifold == "euclidean") {
+    std::mt19937_64 rng(seed + 1);
+    const Eigen::VectorXd mean = y.rowwise().mean();
+    const double sigma =
+        std::sqrt((y.colwise() - mean).squaredNorm() / static_cast<double>(y.size()));
+    x = (gfd::toy::gaussian(d, n, rng) * (sigma > 0 ? sigma : 1.0)).colwise() + mean;
+  } else {
+    gfd::detail::fail(where, "unknown manifold '", manifold, "' (valid: euclidean, sphere)");
+  }
+  if (prec == 'f') return to_array<float>(x);
+  return to_array<double>(x);
+}
+
+}  // namespace
+
+void bind_flow(py::module_& m) {
+  py::class_<flow_state_view, std::shared_ptr<flow_state_view>>(
+      m, "FlowState", "What an observer of a flow sees at a step (read-only).")
+      .def_readonly("step", &flow_state_view::step, "Steps taken so far.")
+      .def_readonly("time", &flow_state_view::time, "Flow time (the sum of the steps).")
+      .def_readonly("bandwidth", &flow_state_view::bandwidth, "Base bandwidth of the last step.")
+      .def_readonly("dt", &flow_state_view::dt, "Last step size, in the units of dt.")
+      .def_readonly("estimate", &flow_state_view::estimate,
+                    "Divergence estimate (NaN where not computed).")
+      .def_readonly("mean_displacement", &flow_state_view::mean_displacement,
+                    "Mean |dx| of the last step, in units of the bandwidth.")
+      .def_property_readonly(
+          "particles",
+          [](const flow_state_view& s) -> py::object {
+            if (!s.particles)
+              throw py::value_error(
+                  "gfd.FlowState.particles: only readable during the observer call (copy it "
+                  "there: state.particles is a new array)");
+            return s.particles();
+          },
+          "The particles now, as a new N x d array (only during the observer call).")
+      .def("__repr__", [](const flow_state_view& s) {
+        return "FlowState(step=" + std::to_string(s.step) + ", time=" +
+               gfd::detail::short_number(s.time) + ", bandwidth=" +
+               gfd::detail::short_number(s.bandwidth) + ", estimate=" +
+               gfd::detail::short_number(s.estimate) + ")";
+      });
+
+  m.def("run_flow", &run_flow, py::arg("targets"), py::arg("weights"), py::arg("start"),
+        py::arg("spec"), py::arg("observer"),
+        "Runs a flow (see gfd.Flow.run); returns (particles, report dict).");
+  m.def("velocity", &velocity, py::arg("targets"), py::arg("weights"), py::arg("particles"),
+        py::arg("spec"), py::arg("bandwidth"), py::arg("time"), py::arg("want_estimate"),
+        "The velocity of a flow (see gfd.Flow.velocity); returns (v, estimate).");
+  m.def("check_spec", [](const py::dict& d) { (void)spec_from(d); }, py::arg("spec"),
+        "Raises ValueError if the spec dict is invalid.");
+  m.def("default_start", &default_start, py::arg("targets"), py::arg("n"), py::arg("seed"),
+        py::arg("manifold"), "The default start of gfd.drift (see there).");
+}
+
+}  // namespace gfd_py
