@@ -96,6 +96,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args()
+    args.cli = str(Path(args.cli).resolve())
 
     target = gfd.toy.sample("8gaussians", N, seed=0)
     flow = gfd.Flow(target, bandwidth=H, steps=STEPS)

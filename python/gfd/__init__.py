@@ -137,6 +137,12 @@ class Flow:
     (gfd::flow_options). The target is kept (viewed when it is a C-contiguous float32/float64
     array, copied once otherwise); its dtype is the precision of every run.
 
+    Bandwidth (gfd::bandwidth_schedule): see _schedule for bandwidth= and anneal=; a rule's value
+    is multiplied by bandwidth_factor and re-chosen every rule_every steps (on targets and
+    particles together with rule_include_particles); the automatic end of an annealing is
+    anneal_end_factor times the rule, reached after anneal_fraction of the steps; multipliers
+    sum the velocity over several bandwidths h c_1, h c_2, ...
+
     Names: see gfd.divergences(), gfd.kernels(), gfd.steppers(), gfd.evaluators(). Divergence
     parameters: alpha ("alpha"), mix=(a, b) ("mixed": a KL(p||q) + b chi2(q||p)), temperatures
     and affinity_floor ("drifting-deng"); kernel parameter imq_beta ("imq"); evaluator
@@ -148,7 +154,10 @@ class Flow:
                  dt: float = 0.5, max_displacement: float = 0.5,
                  bandwidth: Union[None, float, str] = None,
                  anneal: Union[None, bool, Tuple[Optional[float], Optional[float]]] = None,
-                 multipliers: Optional[Sequence[float]] = None, manifold: str = "euclidean",
+                 multipliers: Optional[Sequence[float]] = None, bandwidth_factor: float = 1.0,
+                 rule_every: int = 1, rule_include_particles: bool = False,
+                 anneal_end_factor: float = 0.5, anneal_fraction: float = 0.6,
+                 manifold: str = "euclidean",
                  retraction: bool = False, alpha: float = 0.5, mix: Tuple[float, float] = (1.0, 1.0),
                  temperatures: Optional[Sequence[float]] = None, affinity_floor: float = 1e-3,
                  imq_beta: float = 1.5, tolerance: float = 1e-3, leaf_size: int = 16,
@@ -168,6 +177,9 @@ class Flow:
             "divergence_tolerance": float(divergence_tolerance),
             "adaptive_tolerance": float(adaptive_tolerance), "dt_min": float(dt_min),
             "dt_max": float(dt_max), "dt_in_bandwidth_units": bool(dt_in_bandwidth_units),
+            "factor": float(bandwidth_factor), "every": int(rule_every),
+            "include_particles": bool(rule_include_particles),
+            "end_factor": float(anneal_end_factor), "anneal_fraction": float(anneal_fraction),
         }
         if temperatures is not None:
             spec["temperatures"] = [float(t) for t in temperatures]

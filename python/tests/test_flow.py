@@ -177,3 +177,27 @@ def test_repr_and_options():
     assert list(gfd.kernels()) == ["gaussian", "laplacian", "epanechnikov", "imq"]
     assert list(gfd.evaluators()) == ["exact", "tree", "grid"]
     assert list(gfd.steppers()) == ["euler", "heun", "adaptive"]
+
+
+def test_progress_bar_does_not_change_the_run():
+    pytest.importorskip("tqdm")
+    seen = []
+    x, rep = gfd.Flow(TARGET, steps=60).run(n=50, progress=True, observe_every=25,
+                                            observer=lambda s: seen.append(s.step))
+    assert seen == [25, 50, 60]  # the user's steps (and the last), not the bar's
+    assert relative_error(x, gfd.Flow(TARGET, steps=60).run(n=50)[0]) == 0.0
+
+
+def test_bandwidth_schedule_options_match_the_library():
+    # A rule scaled by a factor is the fixed bandwidth of that value: Scott's rule on the
+    # targets, which the KDE reports.
+    h = gfd.kde(TARGET, "scott").bandwidth
+    x = gfd.toy.sample("moons", 100, seed=2)
+    a = gfd.drift(TARGET, init=x, steps=10, bandwidth="scott", bandwidth_factor=0.5)
+    b = gfd.drift(TARGET, init=x, steps=10, bandwidth=0.5 * h)
+    assert relative_error(a, b) <= 1e-12
+    two = gfd.Flow(TARGET, bandwidth=0.4, multipliers=[1.0, 2.0])
+    f1, f2 = gfd.Flow(TARGET, bandwidth=0.4), gfd.Flow(TARGET, bandwidth=0.8)
+    # Summed over h c_m, each velocity taken at its own bandwidth (velocity_system).
+    want = f1.velocity(x, 0.4) + f2.velocity(x, 0.8)
+    assert relative_error(two.velocity(x, 0.4), want) <= 1e-12
