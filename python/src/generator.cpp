@@ -172,7 +172,10 @@ void bind_generator(py::module_& m) {
                              [](const gfd::generator_model& g) { return g.network().parameter_count(); })
       .def("__repr__", [](const gfd::generator_model& g) {
         std::string h;
-        for (int w : g.hidden()) h += (h.empty() ? "" : ", ") + std::to_string(w);
+        for (int w : g.hidden()) {
+          if (!h.empty()) h += ", ";
+          h += std::to_string(w);
+        }
         return "gfd.Generator(dim=" + std::to_string(g.dim()) + ", noise_dim=" +
                std::to_string(g.noise_dim()) + ", hidden=[" + h + "], steps_trained=" +
                std::to_string(g.steps_trained()) + ")";
