@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import gfd
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "python"
 
 
@@ -14,7 +16,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "python"
                                           ("generator.py", ["200"])])
 def test_example_runs(tmp_path, script, args):
     pytest.importorskip("matplotlib")
-    env = dict(os.environ, MPLBACKEND="Agg")
+    # The gfd under test, wherever it was imported from (a venv, or PYTHONPATH=build/python).
+    here = str(Path(gfd.__file__).resolve().parents[1])
+    env = dict(os.environ, MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
     r = subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
