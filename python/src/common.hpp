@@ -25,6 +25,7 @@
 #include <gfd/registry.hpp>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,22 @@ template <class S>
 rows_array<S> weights_of(const py::object& w, const std::string& where) {
   if (w.is_none()) return rows_array<S>(py::ssize_t{0});
   return rows_of<S>(as_array(w, where, "weights", 1));
+}
+
+/// Options by keyword: `d[key]` into `out` when the dict has the key (else `out` keeps its
+/// default).
+template <class T>
+void read_option(const py::dict& d, const char* key, T& out) {
+  if (d.contains(key)) out = d[key].cast<T>();
+}
+
+/// @throws ValueError ("where: unknown option 'key'") for a key of `d` not in `keys`.
+inline void check_option_names(const py::dict& d, const std::set<std::string>& keys,
+                               const char* where) {
+  for (const auto& item : d) {
+    const auto key = item.first.cast<std::string>();
+    if (keys.count(key) == 0) gfd::detail::fail(where, "unknown option '", key, "'");
+  }
 }
 
 /// The kernel, divergence and evaluator a flow or KDE is made of, by the registries' names, with

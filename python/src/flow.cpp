@@ -27,55 +27,47 @@ const std::set<std::string>& spec_keys() {
   return keys;
 }
 
-template <class T>
-void read(const py::dict& d, const char* key, T& out) {
-  if (d.contains(key)) out = d[key].cast<T>();
-}
-
 /// The flow_spec of a dict of keyword values (the Python layer's; missing keys keep the C++
 /// defaults). Every piece is built once here, so that a bad name or parameter raises before
 /// any work. @throws ValueError on an unknown key, name or parameter.
 flow_spec spec_from(const py::dict& d) {
-  for (const auto& item : d) {
-    const auto key = item.first.cast<std::string>();
-    if (spec_keys().count(key) == 0) gfd::detail::fail("gfd.Flow", "unknown option '", key, "'");
-  }
+  check_option_names(d, spec_keys(), "gfd.Flow");
   flow_spec s;
   pieces& p = s.p;
-  read(d, "kernel", p.kernel);
-  read(d, "imq_beta", p.kernel_params.imq_beta);
-  read(d, "divergence", p.divergence);
-  read(d, "alpha", p.divergence_params.alpha);
-  read(d, "mix_reverse_kl", p.divergence_params.mix_reverse_kl);
-  read(d, "mix_chi2", p.divergence_params.mix_chi2);
-  read(d, "temperatures", p.divergence_params.temperatures);
-  read(d, "affinity_floor", p.divergence_params.affinity_floor);
-  read(d, "evaluator", p.evaluator);
-  read(d, "tolerance", p.evaluator_params.tolerance);
-  read(d, "leaf_size", p.evaluator_params.leaf_size);
-  read(d, "manifold", p.manifold);
+  read_option(d, "kernel", p.kernel);
+  read_option(d, "imq_beta", p.kernel_params.imq_beta);
+  read_option(d, "divergence", p.divergence);
+  read_option(d, "alpha", p.divergence_params.alpha);
+  read_option(d, "mix_reverse_kl", p.divergence_params.mix_reverse_kl);
+  read_option(d, "mix_chi2", p.divergence_params.mix_chi2);
+  read_option(d, "temperatures", p.divergence_params.temperatures);
+  read_option(d, "affinity_floor", p.divergence_params.affinity_floor);
+  read_option(d, "evaluator", p.evaluator);
+  read_option(d, "tolerance", p.evaluator_params.tolerance);
+  read_option(d, "leaf_size", p.evaluator_params.leaf_size);
+  read_option(d, "manifold", p.manifold);
   if (p.manifold != "euclidean" && p.manifold != "sphere")
     gfd::detail::fail("gfd.Flow", "unknown manifold '", p.manifold, "' (valid: euclidean, sphere)");
 
   gfd::flow_options& o = s.options;
   std::string stepper = "euler";
-  read(d, "stepper", stepper);
+  read_option(d, "stepper", stepper);
   o.method = gfd::registry::make_stepper(stepper);
-  read(d, "dt", o.dt);
-  read(d, "dt_in_bandwidth_units", o.dt_in_bandwidth_units);
-  read(d, "steps", o.max_steps);
-  read(d, "max_displacement", o.max_displacement);
-  read(d, "speed_tolerance", o.speed_tolerance);
-  read(d, "divergence_tolerance", o.divergence_tolerance);
-  read(d, "adaptive_tolerance", o.tolerance);
-  read(d, "dt_min", o.dt_min);
-  read(d, "dt_max", o.dt_max);
-  read(d, "retraction", o.retraction);
-  read(d, "observe_every", o.observe_every);
+  read_option(d, "dt", o.dt);
+  read_option(d, "dt_in_bandwidth_units", o.dt_in_bandwidth_units);
+  read_option(d, "steps", o.max_steps);
+  read_option(d, "max_displacement", o.max_displacement);
+  read_option(d, "speed_tolerance", o.speed_tolerance);
+  read_option(d, "divergence_tolerance", o.divergence_tolerance);
+  read_option(d, "adaptive_tolerance", o.tolerance);
+  read_option(d, "dt_min", o.dt_min);
+  read_option(d, "dt_max", o.dt_max);
+  read_option(d, "retraction", o.retraction);
+  read_option(d, "observe_every", o.observe_every);
 
   gfd::bandwidth_schedule& b = o.bandwidth;
   std::string kind = "anneal";
-  read(d, "bandwidth_kind", kind);
+  read_option(d, "bandwidth_kind", kind);
   if (kind == "fixed")
     b.kind = gfd::bandwidth_schedule::mode::fixed;
   else if (kind == "rule")
@@ -84,16 +76,16 @@ flow_spec spec_from(const py::dict& d) {
     b.kind = gfd::bandwidth_schedule::mode::anneal;
   else
     gfd::detail::fail("gfd.Flow", "unknown bandwidth schedule '", kind, "' (valid: fixed, rule, anneal)");
-  read(d, "bandwidth", b.h);
+  read_option(d, "bandwidth", b.h);
   if (d.contains("rule")) b.rule = gfd::parse_bandwidth_rule(d["rule"].cast<std::string>());
-  read(d, "factor", b.factor);
-  read(d, "every", b.every);
-  read(d, "include_particles", b.include_particles);
-  read(d, "h_start", b.h_start);
-  read(d, "h_end", b.h_end);
-  read(d, "end_factor", b.end_factor);
-  read(d, "anneal_fraction", b.anneal_fraction);
-  read(d, "multipliers", b.multipliers);
+  read_option(d, "factor", b.factor);
+  read_option(d, "every", b.every);
+  read_option(d, "include_particles", b.include_particles);
+  read_option(d, "h_start", b.h_start);
+  read_option(d, "h_end", b.h_end);
+  read_option(d, "end_factor", b.end_factor);
+  read_option(d, "anneal_fraction", b.anneal_fraction);
+  read_option(d, "multipliers", b.multipliers);
   if (b.kind == gfd::bandwidth_schedule::mode::fixed) gfd::detail::require_positive("gfd.Flow", "bandwidth", b.h);
 
   // Build every piece once: bad names and parameters raise here, before any work.

@@ -23,37 +23,29 @@ const std::set<std::string>& option_keys() {
   return keys;
 }
 
-template <class T>
-void read(const py::dict& d, const char* key, T& out) {
-  if (d.contains(key)) out = d[key].cast<T>();
-}
-
 gfd::generator_options options_from(const py::dict& d) {
-  for (const auto& item : d) {
-    const auto key = item.first.cast<std::string>();
-    if (option_keys().count(key) == 0) gfd::detail::fail("gfd.train", "unknown option '", key, "'");
-  }
+  check_option_names(d, option_keys(), "gfd.train");
   gfd::generator_options o;
-  read(d, "noise_dim", o.noise_dim);
-  read(d, "width", o.width);
-  read(d, "depth", o.depth);
-  read(d, "widths", o.widths);
-  read(d, "batch", o.batch);
-  read(d, "target_batch", o.target_batch);
-  read(d, "steps", o.steps);
-  read(d, "lr", o.lr);
-  read(d, "warmup", o.warmup);
-  read(d, "lr_final", o.lr_final);
-  read(d, "beta1", o.beta1);
-  read(d, "beta2", o.beta2);
-  read(d, "adam_eps", o.adam_eps);
-  read(d, "grad_clip", o.grad_clip);
-  read(d, "eta", o.eta);
-  read(d, "ema", o.ema);
-  read(d, "init_gain", o.init_gain);
-  read(d, "output_gain", o.output_gain);
-  read(d, "input_scale", o.input_scale);
-  read(d, "seed", o.seed);
+  read_option(d, "noise_dim", o.noise_dim);
+  read_option(d, "width", o.width);
+  read_option(d, "depth", o.depth);
+  read_option(d, "widths", o.widths);
+  read_option(d, "batch", o.batch);
+  read_option(d, "target_batch", o.target_batch);
+  read_option(d, "steps", o.steps);
+  read_option(d, "lr", o.lr);
+  read_option(d, "warmup", o.warmup);
+  read_option(d, "lr_final", o.lr_final);
+  read_option(d, "beta1", o.beta1);
+  read_option(d, "beta2", o.beta2);
+  read_option(d, "adam_eps", o.adam_eps);
+  read_option(d, "grad_clip", o.grad_clip);
+  read_option(d, "eta", o.eta);
+  read_option(d, "ema", o.ema);
+  read_option(d, "init_gain", o.init_gain);
+  read_option(d, "output_gain", o.output_gain);
+  read_option(d, "input_scale", o.input_scale);
+  read_option(d, "seed", o.seed);
   if (d.contains("scaling")) {
     const auto s = d["scaling"].cast<std::string>();
     if (s == "none") o.scaling = gfd::data_scaling::none;
@@ -71,12 +63,12 @@ gfd::generator_options options_from(const py::dict& d) {
       o.bandwidth = gfd::bandwidth_schedule::fixed(h);
     }
   }
-  read(d, "bandwidth_factor", o.bandwidth.factor);
-  read(d, "multipliers", o.bandwidth.multipliers);
-  read(d, "float_drift", o.float_drift);
-  read(d, "holdout", o.holdout);
-  read(d, "sw2_projections", o.sw2_projections);
-  read(d, "observe_every", o.observe_every);
+  read_option(d, "bandwidth_factor", o.bandwidth.factor);
+  read_option(d, "multipliers", o.bandwidth.multipliers);
+  read_option(d, "float_drift", o.float_drift);
+  read_option(d, "holdout", o.holdout);
+  read_option(d, "sw2_projections", o.sw2_projections);
+  read_option(d, "observe_every", o.observe_every);
   return o;
 }
 

@@ -201,3 +201,15 @@ def test_bandwidth_schedule_options_match_the_library():
     # Summed over h c_m, each velocity taken at its own bandwidth (velocity_system).
     want = f1.velocity(x, 0.4) + f2.velocity(x, 0.8)
     assert relative_error(two.velocity(x, 0.4), want) <= 1e-12
+
+
+def test_ctrl_c_stops_a_long_flow():
+    import _thread
+    big = gfd.toy.sample("8gaussians", 3000, seed=1)
+    timer = threading.Timer(0.3, _thread.interrupt_main)  # as Ctrl-C would, from outside
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        gfd.drift(big, n=3000, steps=100000)
+    timer.join()
+    assert time.perf_counter() - t0 < 10
