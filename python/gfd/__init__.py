@@ -58,9 +58,6 @@ def evaluators() -> dict:
     return dict(_core.evaluators())
 
 
-_RULES = ("scott", "silverman", "median")
-
-
 @dataclass(frozen=True)
 class FlowReport:
     """What a run returns besides the particles."""

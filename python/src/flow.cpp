@@ -3,6 +3,7 @@
 /// @brief `_core.run_flow`, `_core.velocity`, `_core.default_start` and the observer's FlowState:
 ///        the C++ side of gfd.Flow and gfd.drift (python/gfd/_flow.py builds the spec dict).
 
+#include "dispatch.hpp"
 #include "flow_impl.hpp"
 
 #include <gfd/toy.hpp>
@@ -46,8 +47,7 @@ flow_spec spec_from(const py::dict& d) {
   read_option(d, "tolerance", p.evaluator_params.tolerance);
   read_option(d, "leaf_size", p.evaluator_params.leaf_size);
   read_option(d, "manifold", p.manifold);
-  if (p.manifold != "euclidean" && p.manifold != "sphere")
-    gfd::detail::fail("gfd.Flow", "unknown manifold '", p.manifold, "' (valid: euclidean, sphere)");
+  check_manifold(p.manifold, "gfd.Flow");
 
   gfd::flow_options& o = s.options;
   std::string stepper = "euler";
@@ -119,15 +119,11 @@ py::tuple run_flow(const py::handle& targets_in, const py::object& weights, cons
   const py::array targets = as_array(targets_in, where, "targets");
   const flow_spec spec = spec_from(spec_dict);
   const python_observer obs{observer};
-  const bool sphere = spec.p.manifold == "sphere";
-  if (precision_of(targets, where, "targets") == 'f') {
-    const auto in = inputs_of<float>(targets, weights, start, where, "start");
-    return sphere ? run_flow_typed<float, gfd::unit_sphere>(spec, in.targets, in.weights, in.particles, obs)
-                  : run_flow_typed<float, gfd::euclidean>(spec, in.targets, in.weights, in.particles, obs);
-  }
-  const auto in = inputs_of<double>(targets, weights, start, where, "start");
-  return sphere ? run_flow_typed<double, gfd::unit_sphere>(spec, in.targets, in.weights, in.particles, obs)
-                : run_flow_typed<double, gfd::euclidean>(spec, in.targets, in.weights, in.particles, obs);
+  return with_scalar_and_manifold(
+      precision_of(targets, where, "targets"), spec.p.manifold, where, [&]<class S, class M>() {
+        const auto in = inputs_of<S>(targets, weights, start, where, "start");
+        return run_flow_typed<S, M>(spec, in.targets, in.weights, in.particles, obs);
+      });
 }
 
 py::tuple velocity(const py::handle& targets_in, const py::object& weights,
@@ -136,15 +132,11 @@ py::tuple velocity(const py::handle& targets_in, const py::object& weights,
   constexpr const char* where = "gfd.Flow.velocity";
   const py::array targets = as_array(targets_in, where, "targets");
   const flow_spec spec = spec_from(spec_dict);
-  const bool sphere = spec.p.manifold == "sphere";
-  if (precision_of(targets, where, "targets") == 'f') {
-    const auto in = inputs_of<float>(targets, weights, particles, where, "particles");
-    return sphere ? velocity_typed<float, gfd::unit_sphere>(spec, in.targets, in.weights, in.particles, h, t, want_estimate)
-                  : velocity_typed<float, gfd::euclidean>(spec, in.targets, in.weights, in.particles, h, t, want_estimate);
-  }
-  const auto in = inputs_of<double>(targets, weights, particles, where, "particles");
-  return sphere ? velocity_typed<double, gfd::unit_sphere>(spec, in.targets, in.weights, in.particles, h, t, want_estimate)
-                : velocity_typed<double, gfd::euclidean>(spec, in.targets, in.weights, in.particles, h, t, want_estimate);
+  return with_scalar_and_manifold(
+      precision_of(targets, where, "targets"), spec.p.manifold, where, [&]<class S, class M>() {
+        const auto in = inputs_of<S>(targets, weights, particles, where, "particles");
+        return velocity_typed<S, M>(spec, in.targets, in.weights, in.particles, h, t, want_estimate);
+      });
 }
 
 /// The start of `gfd drift` for a target given as points (a file, for the tool): in R^d,
@@ -156,22 +148,21 @@ py::array default_start(const py::handle& targets_in, long n, std::uint64_t seed
   constexpr const char* where = "gfd.drift";
   const py::array targets = as_array(targets_in, where, "target");
   if (n < 1) gfd::detail::fail(where, "n must be >= 1, got ", n);
+  check_manifold(manifold, where);
   const char prec = precision_of(targets, where, "target");
   const rows_array<double> t = rows_of<double>(targets);
-  const Eigen::MatrixXd y = view_of<double>(t);
+  const cloud_map<double> y = view_of<double>(t);
   gfd::cloud_view<double>(y).validate(where, "target");
   const Eigen::Index d = y.rows();
   Eigen::MatrixXd x;
   if (manifold == "sphere") {
     x = gfd::sphere::uniform(d, n, seed + 1);
-  } else if (manifold == "euclidean") {
+  } else {
     std::mt19937_64 rng(seed + 1);
     const Eigen::VectorXd mean = y.rowwise().mean();
     const double sigma =
         std::sqrt((y.colwise() - mean).squaredNorm() / static_cast<double>(y.size()));
     x = (gfd::toy::gaussian(d, n, rng) * (sigma > 0 ? sigma : 1.0)).colwise() + mean;
-  } else {
-    gfd::detail::fail(where, "unknown manifold '", manifold, "' (valid: euclidean, sphere)");
   }
   if (prec == 'f') return to_array<float>(x);
   return to_array<double>(x);

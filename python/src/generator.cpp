@@ -92,7 +92,7 @@ py::tuple train_generator(const py::handle& data_in, const py::dict& options,
                           const py::dict& divergence_params, const py::object& observer) {
   constexpr const char* where = "gfd.train";
   const rows_array<double> da = rows_of<double>(as_array(data_in, where, "data"));
-  const Eigen::MatrixXd data = view_of<double>(da);
+  const cloud_map<double> data = view_of<double>(da);  // the trainer copies its training part
   const gfd::generator_options o = options_from(options);
   gfd::registry::divergence_parameters dp;
   for (const auto& item : divergence_params) {

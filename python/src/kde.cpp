@@ -3,7 +3,7 @@
 /// @brief `_core.KDE`, the object gfd.kde returns: gfd::kde<K, S, Dynamic, E, M> behind one
 ///        virtual interface, chosen once at construction from the registries' names.
 
-#include "common.hpp"
+#include "dispatch.hpp"
 
 #include <gfd/bandwidth.hpp>
 #include <gfd/kde.hpp>
@@ -128,14 +128,8 @@ std::unique_ptr<any_kde> make_kde(const py::handle& data_in, const py::object& w
   p.evaluator_params.tolerance = tolerance;
   p.evaluator_params.leaf_size = leaf_size;
   p.manifold = manifold;
-  const bool f = precision_of(data, where, "data") == 'f';
-  if (manifold == "euclidean")
-    return f ? make_typed<float, gfd::euclidean>(data, weights, bandwidth, p)
-             : make_typed<double, gfd::euclidean>(data, weights, bandwidth, p);
-  if (manifold == "sphere")
-    return f ? make_typed<float, gfd::unit_sphere>(data, weights, bandwidth, p)
-             : make_typed<double, gfd::unit_sphere>(data, weights, bandwidth, p);
-  gfd::detail::fail(where, "unknown manifold '", manifold, "' (valid: euclidean, sphere)");
+  return with_scalar_and_manifold(precision_of(data, where, "data"), manifold, where,
+                                  [&]<class S, class M>() { return make_typed<S, M>(data, weights, bandwidth, p); });
 }
 
 }  // namespace

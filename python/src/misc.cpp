@@ -14,17 +14,13 @@
 namespace gfd_py {
 namespace {
 
-/// An N x d array as a d x N double matrix (one copy: the metrics work on their own transposed
-/// copies anyway).
-Eigen::MatrixXd cloud_of(const py::handle& a, const char* where, const char* name) {
-  const rows_array<double> r = rows_of<double>(as_array(a, where, name));
-  return view_of<double>(r);
-}
-
-/// The release-the-GIL wrapper of a metric of two clouds.
+/// The release-the-GIL wrapper of a metric of two clouds (N x d arrays, viewed as d x N double
+/// matrices: the metrics make their own working copies).
 template <class F>
 auto two_clouds(const py::handle& x, const py::handle& y, const char* where, F&& f) {
-  const Eigen::MatrixXd xm = cloud_of(x, where, "x"), ym = cloud_of(y, where, "y");
+  const rows_array<double> xa = rows_of<double>(as_array(x, where, "x"));
+  const rows_array<double> ya = rows_of<double>(as_array(y, where, "y"));
+  const cloud_map<double> xm = view_of<double>(xa), ym = view_of<double>(ya);
   py::gil_scoped_release release;
   return f(xm, ym);
 }

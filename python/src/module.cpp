@@ -84,9 +84,6 @@ PYBIND11_MODULE(_core, m) {
   m.def("divergences", [entries] { return entries(gfd::registry::divergence_entries()); });
   m.def("steppers", [entries] { return entries(gfd::registry::stepper_entries()); });
   m.def("evaluators", [entries] { return entries(gfd::registry::evaluator_entries()); });
-  m.def("bandwidth_rules", [] {
-    return std::vector<std::string>{"scott", "silverman", "median"};
-  });
 
   m.def(
       "as_cloud",
