@@ -6,8 +6,15 @@
 #include <gfd/kde.hpp>
 #include <gfd/toy.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "catch.hpp"
 #include "util.hpp"
@@ -135,4 +142,33 @@ TEST_CASE("tree sums hold the bound on clustered, duplicated and sparse clouds",
       CHECK(excess.maxCoeff() <= 1e-12);
     }
   }
+}
+
+TEST_CASE("the block partition is the same for any number of threads", "[tree]") {
+  // Large enough for the partition's tasks (ranges of 16384+ points go to other threads).
+  const Eigen::MatrixXd x = random_cloud(2, 120000, 31);
+  const Eigen::MatrixXd x3 = random_cloud(3, 70000, 32);
+#ifdef _OPENMP
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+#endif
+  const auto one = gfd::detail::partition_points(x, 64, 0.05);
+  const auto one3 = gfd::detail::partition_points(x3, 16, std::numeric_limits<double>::infinity());
+#ifdef _OPENMP
+  omp_set_num_threads(std::max(2, threads));
+#endif
+  const auto many = gfd::detail::partition_points(x, 64, 0.05);
+  const auto many3 = gfd::detail::partition_points(x3, 16, std::numeric_limits<double>::infinity());
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#endif
+  CHECK(one.order == many.order);
+  CHECK(one.begin == many.begin);
+  CHECK(one3.order == many3.order);
+  CHECK(one3.begin == many3.begin);
+  // A partition: every point once, blocks of at most 64.
+  std::vector<Eigen::Index> sorted = many.order;
+  std::sort(sorted.begin(), sorted.end());
+  for (Eigen::Index i = 0; i < x.cols(); ++i) REQUIRE(sorted[static_cast<std::size_t>(i)] == i);
+  for (std::size_t b = 0; b + 1 < many.begin.size(); ++b) CHECK(many.begin[b + 1] - many.begin[b] <= 64);
 }

@@ -119,50 +119,128 @@ struct point_blocks {
   std::vector<Eigen::Index> begin;
 };
 
+/// Buffers of one thread's splits.
+struct partition_scratch {
+  std::vector<std::pair<double, Eigen::Index>> keyed;
+  Eigen::MatrixXd moved;
+  std::vector<Eigen::Index> moved_order;
+};
+
+using leaf_list = std::vector<std::pair<Eigen::Index, Eigen::Index>>;
+
+/// One range [a, b) of the partition, done by one thread: splits it until every piece is a
+/// leaf, then adds its leaves to `all` (under a lock). `pts` holds the points in the current
+/// order (columns a..b are this range's alone, so ranges proceed in parallel); `order` likewise.
+/// Halves of at least `spawn` points become tasks of their own.
+inline void partition_range(Eigen::MatrixXd& pts, std::vector<Eigen::Index>& order, Eigen::Index a0,
+                            Eigen::Index b0, Eigen::Index max_block, double max_half_diagonal,
+                            Eigen::Index spawn, leaf_list* all);
+
+/// Splits [a, b) once (median of the widest coordinate, the range reordered to match), or
+/// reports it as a leaf: returns the cut, or -1 for a leaf (appended to `leaves`).
+inline Eigen::Index split_range(Eigen::MatrixXd& pts, std::vector<Eigen::Index>& order, Eigen::Index a,
+                                Eigen::Index b, Eigen::Index max_block, double max_half_diagonal,
+                                partition_scratch& tmp, leaf_list& leaves) {
+  using Index = Eigen::Index;
+  const Index d = pts.rows();
+  const auto range = pts.middleCols(a, b - a);
+  const Eigen::VectorXd extent = range.rowwise().maxCoeff() - range.rowwise().minCoeff();
+  Index widest = 0;
+  const double width = extent.maxCoeff(&widest);
+  const bool small = b - a <= max_block && (b - a <= 8 || 0.5 * extent.norm() <= max_half_diagonal);
+  if (small) {
+    leaves.emplace_back(a, b);
+    return -1;
+  }
+  if (!(width > 0)) {  // identical points: cut into whole blocks
+    for (Index k = a; k < b; k += max_block) leaves.emplace_back(k, std::min(b, k + max_block));
+    return -1;
+  }
+  const Index mid = a + (b - a) / 2;
+  auto& keyed = tmp.keyed;
+  auto& moved = tmp.moved;
+  auto& moved_order = tmp.moved_order;
+  keyed.resize(static_cast<std::size_t>(b - a));
+  for (Index k = a; k < b; ++k) keyed[static_cast<std::size_t>(k - a)] = {pts(widest, k), k};
+  std::nth_element(keyed.begin(), keyed.begin() + (mid - a), keyed.end(),
+                   [](const auto& u, const auto& v) { return u.first < v.first; });
+  moved.resize(d, b - a);
+  moved_order.resize(static_cast<std::size_t>(b - a));
+  for (Index k = 0; k < b - a; ++k) {
+    const Index from = keyed[static_cast<std::size_t>(k)].second;
+    moved.col(k) = pts.col(from);
+    moved_order[static_cast<std::size_t>(k)] = order[static_cast<std::size_t>(from)];
+  }
+  pts.middleCols(a, b - a) = moved;
+  std::copy(moved_order.begin(), moved_order.end(), order.begin() + a);
+  return mid;
+}
+
+inline void partition_range(Eigen::MatrixXd& pts, std::vector<Eigen::Index>& order, Eigen::Index a0,
+                            Eigen::Index b0, Eigen::Index max_block, double max_half_diagonal,
+                            Eigen::Index spawn, leaf_list* all) {
+  using Index = Eigen::Index;
+  std::vector<std::pair<Index, Index>> todo{{a0, b0}};
+  partition_scratch tmp;
+  leaf_list mine;
+  while (!todo.empty()) {
+    const Index a = todo.back().first, b = todo.back().second;
+    todo.pop_back();
+    const Index mid = split_range(pts, order, a, b, max_block, max_half_diagonal, tmp, mine);
+    if (mid < 0) continue;
+#ifdef _OPENMP
+    if (mid - a >= spawn) {
+      // The lower half goes to another thread; the partition is the same whoever splits it,
+      // and the leaves are sorted at the end.
+#pragma omp task default(none) firstprivate(a, mid, max_block, max_half_diagonal, spawn, all) shared(pts, order)
+      partition_range(pts, order, a, mid, max_block, max_half_diagonal, spawn, all);
+      todo.emplace_back(mid, b);
+      continue;
+    }
+#endif
+    todo.emplace_back(mid, b);
+    todo.emplace_back(a, mid);
+  }
+#ifdef _OPENMP
+#pragma omp critical(gfd_partition_leaves)
+#endif
+  all->insert(all->end(), mine.begin(), mine.end());
+}
+
+/// The partition of the points x (d x n) into blocks. Deterministic: the same blocks in the same
+/// order for any number of threads. O(n log n); with OpenMP the halves of large ranges are split
+/// by different threads (tasks), so the serial part is the first few splits.
 template <class Q>
 point_blocks partition_points(const Q& x, Eigen::Index max_block, double max_half_diagonal) {
   using Index = Eigen::Index;
-  const Index n = x.cols(), d = x.rows();
+  const Index n = x.cols();
   point_blocks qb;
   qb.order.resize(static_cast<std::size_t>(n));
-  for (Index i = 0; i < n; ++i) qb.order[static_cast<std::size_t>(i)] = i;
   // A copy of the points kept in the current order, so that every pass over a range reads
   // memory sequentially (indexing the original through `order` misses the cache at every point).
-  Eigen::MatrixXd pts = x.template cast<double>();
-  Eigen::MatrixXd moved;
-  std::vector<std::pair<double, Index>> keyed;
-  std::vector<Index> moved_order;
-  std::vector<std::pair<Index, Index>> todo{{0, n}}, leaves;
-  while (!todo.empty()) {
-    const auto [a, b] = todo.back();
-    todo.pop_back();
-    const auto range = pts.middleCols(a, b - a);
-    const Eigen::VectorXd extent = range.rowwise().maxCoeff() - range.rowwise().minCoeff();
-    Index widest = 0;
-    const double width = extent.maxCoeff(&widest);
-    const bool small = b - a <= max_block && (b - a <= 8 || 0.5 * extent.norm() <= max_half_diagonal);
-    if (small) {
-      leaves.emplace_back(a, b);
-    } else if (!(width > 0)) {  // identical points: cut into whole blocks
-      for (Index k = a; k < b; k += max_block) leaves.emplace_back(k, std::min(b, k + max_block));
-    } else {
-      // Median split of the widest coordinate, then the range reordered to match.
-      const Index mid = a + (b - a) / 2;
-      keyed.resize(static_cast<std::size_t>(b - a));
-      for (Index k = a; k < b; ++k) keyed[static_cast<std::size_t>(k - a)] = {pts(widest, k), k};
-      std::nth_element(keyed.begin(), keyed.begin() + (mid - a), keyed.end(),
-                       [](const auto& u, const auto& v) { return u.first < v.first; });
-      moved.resize(d, b - a);
-      moved_order.resize(static_cast<std::size_t>(b - a));
-      for (Index k = 0; k < b - a; ++k) {
-        const Index from = keyed[static_cast<std::size_t>(k)].second;
-        moved.col(k) = pts.col(from);
-        moved_order[static_cast<std::size_t>(k)] = qb.order[static_cast<std::size_t>(from)];
+  Eigen::MatrixXd pts(x.rows(), n);
+  leaf_list leaves;
+  // Ranges below `spawn` points are split by the thread that holds them: a task costs about a
+  // microsecond, a range of 16384 points some hundreds.
+  constexpr Index spawn = 16384;
+  [[maybe_unused]] const bool parallel = n >= 2 * spawn;
+#ifdef _OPENMP
+#pragma omp parallel if (parallel)
+#pragma omp single
+#endif
+  {
+#ifdef _OPENMP
+#pragma omp taskgroup
+#endif
+    {
+#ifdef _OPENMP
+#pragma omp taskloop if (parallel) grainsize(65536)
+#endif
+      for (Index i = 0; i < n; ++i) {
+        qb.order[static_cast<std::size_t>(i)] = i;
+        pts.col(i) = x.col(i).template cast<double>();
       }
-      pts.middleCols(a, b - a) = moved;
-      std::copy(moved_order.begin(), moved_order.end(), qb.order.begin() + a);
-      todo.emplace_back(mid, b);
-      todo.emplace_back(a, mid);
+      partition_range(pts, qb.order, 0, n, max_block, max_half_diagonal, spawn, &leaves);
     }
   }
   std::sort(leaves.begin(), leaves.end());
@@ -303,6 +381,10 @@ tree_evaluator::prepared<K, Scalar> tree_evaluator::prepare(
                         .order;
   fresh->position.resize(fresh->original.size());
   fresh->points.y.resize(y.rows(), y.cols());
+  [[maybe_unused]] const bool parallel_copy = y.cols() >= 65536;
+#ifdef _OPENMP
+#pragma omp parallel for if (parallel_copy)
+#endif
   for (Eigen::Index k = 0; k < y.cols(); ++k) {
     const Eigen::Index j = fresh->original[static_cast<std::size_t>(k)];
     fresh->points.y.col(k) = y.col(j);
