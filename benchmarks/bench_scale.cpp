@@ -4,13 +4,15 @@
 ///        grid and the tree evaluators and a small bandwidth; prints the time of each step, the share of it
 ///        spent building the particle tree, and the peak memory of the process.
 ///
-///     bench_scale [N] [steps] [divisor] [tree|grid|both]
+///     bench_scale [N] [steps] [divisor] [tree|grid|both] [noise|near]
 ///
 /// With `both` (the default) the grid evaluator (issue 15) and the tree evaluator run the same
 /// flow from the same start in the same process, so their times compare; at N = 1e7 run `grid`
 /// alone (the tree takes minutes per step there).
 ///
-/// Targets: the moons toy; particles: N(0, I); bandwidth: Scott's rule on the targets / divisor
+/// Targets: the moons toy; particles: N(0, I) (`noise`, the default: the first steps of a flow
+/// from noise, where many particles are far from every target) or a fresh sample of the moons
+/// (`near`, seed 3: what every step costs once the particles have arrived); bandwidth: Scott's rule on the targets / divisor
 /// (default 4, fixed);
 /// KL(q||p) flow, Euler, tolerance 1e-3, one run of `steps` steps timed step by step by an
 /// observer. One step is two tree passes (particles against the targets, particles against
@@ -30,6 +32,7 @@
 #include <gfd/evaluators/grid.hpp>
 #include <gfd/evaluators/tree.hpp>
 #include <gfd/flow.hpp>
+#include <gfd/memory.hpp>
 #include <gfd/toy.hpp>
 
 #include <chrono>
@@ -116,10 +119,19 @@ void run_flow(const char* name, const E& ev, const Eigen::MatrixXd& y, const Eig
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As the gfd tool does (gfd/memory.hpp): without it, at N = 1e7 the steps' page faults on
+  // freshly mapped buffers cost more than their sums. GFD_MALLOC_DEFAULT=1 measures without.
+  const char* plain = std::getenv("GFD_MALLOC_DEFAULT");
+  const bool reused = (plain == nullptr || std::string(plain) != "1") && gfd::reuse_large_allocations();
   const long n = argc > 1 ? parse_count(argv[1], "N", 2) : 1000000;
   const long steps = argc > 2 ? parse_count(argv[2], "steps", 1) : 3;
   const long divisor = argc > 3 ? parse_count(argv[3], "divisor", 1) : 4;
   const std::string which = argc > 4 ? argv[4] : "both";
+  const std::string start = argc > 5 ? argv[5] : "noise";
+  if (start != "noise" && start != "near") {
+    std::fprintf(stderr, "bench_scale: start must be noise or near, got '%s'\n", start.c_str());
+    return 2;
+  }
   if (which != "tree" && which != "grid" && which != "both") {
     std::fprintf(stderr, "bench_scale: evaluator must be tree, grid or both, got '%s'\n", which.c_str());
     return 2;
@@ -127,7 +139,8 @@ int main(int argc, char** argv) {
 
   const double rss0 = peak_rss_mib();
   const Eigen::MatrixXd y = gfd::toy::sample("moons", n, 1);
-  const Eigen::MatrixXd x = gfd::toy::gaussian(2, n, 2);
+  const Eigen::MatrixXd x =
+      start == "near" ? gfd::toy::sample("moons", n, 3) : gfd::toy::gaussian(2, n, 2);
   const double h = gfd::scott_bandwidth(gfd::cloud_view<double>(y)) / static_cast<double>(divisor);
   const double data_mib = 2.0 * static_cast<double>(y.size()) * 8 / (1024.0 * 1024.0);
   const double rss_data = peak_rss_mib();
@@ -136,8 +149,11 @@ int main(int argc, char** argv) {
 #else
   const int threads = 1;
 #endif
-  std::printf("N = M = %ld, d = 2, bandwidth %.4g (Scott / %ld), KL(q||p) Euler flow, %d thread(s)\n",
-              n, h, divisor, threads);
+  std::printf("N = M = %ld, d = 2, bandwidth %.4g (Scott / %ld), KL(q||p) Euler flow, %d thread(s), "
+              "start: %s, large allocations %s\n",
+              n, h, divisor, threads,
+              start == "near" ? "a fresh sample of the targets" : "N(0, I)",
+              reused ? "reused (gfd::reuse_large_allocations)" : "the C library's default");
   std::printf("clouds: %.1f MiB; peak RSS before %.1f MiB, with the clouds %.1f MiB\n", data_mib,
               rss0, rss_data);
   // The grid first: its peak memory is then its own (the tree's index comes after it).

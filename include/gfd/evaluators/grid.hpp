@@ -309,11 +309,15 @@ struct grid_evaluator {
     std::shared_ptr<const detail::grid_data> data_;
     // The tree over the sources, built on first need by a large fallback (many queries off the
     // grid), then shared by the copies and reused by every later call.
-    struct lazy_tree {
-      std::once_flag once;
+    // Likewise the exact evaluator's layout of the sources, built on first need by a small
+    // fallback (a copy of the sources: at 1e7 of them, rebuilding it on every call would cost
+    // more than the few queries it serves).
+    struct lazy_fallbacks {
+      std::once_flag once, once_exact;
       std::unique_ptr<const tree_evaluator::prepared<K, Scalar>> tree;
+      std::unique_ptr<const exact_evaluator::prepared<K, Scalar>> exact;
     };
-    std::shared_ptr<lazy_tree> tree_ = std::make_shared<lazy_tree>();
+    std::shared_ptr<lazy_fallbacks> tree_ = std::make_shared<lazy_fallbacks>();
   };
 
   /// Grids `sources` (d x m, d <= 3) with log-weights (m, not necessarily normalised) for sums
@@ -371,14 +375,21 @@ std::shared_ptr<const detail::grid_data> grid_evaluator::prepared<K, Scalar>::bu
   if (m == 0) return data;
 
   // Weights relative to the largest (no overflow, no underflow of the bulk).
-  g.log_w_max = -std::numeric_limits<double>::infinity();
-  for (Index j = 0; j < m; ++j) g.log_w_max = std::max(g.log_w_max, static_cast<double>(lw(j)));
+  g.log_w_max = static_cast<double>(lw.maxCoeff());
   g.w.resize(static_cast<std::size_t>(m));
-  g.w_total = 0;
-  for (Index j = 0; j < m; ++j) {
-    g.w[static_cast<std::size_t>(j)] =
-        std::isfinite(g.log_w_max) ? std::exp(static_cast<double>(lw(j)) - g.log_w_max) : 0.0;
-    g.w_total += g.w[static_cast<std::size_t>(j)];
+  const bool uniform = std::isfinite(g.log_w_max) && lw.minCoeff() == lw.maxCoeff();
+  if (uniform) {  // equal weights (a flow's particles): all 1, no exponentials
+    std::fill(g.w.begin(), g.w.end(), 1.0);
+    g.w_total = static_cast<double>(m);
+  } else {
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (m >= 65536)
+#endif
+    for (Index j = 0; j < m; ++j)
+      g.w[static_cast<std::size_t>(j)] =
+          std::isfinite(g.log_w_max) ? std::exp(static_cast<double>(lw(j)) - g.log_w_max) : 0.0;
+    g.w_total = 0;
+    for (Index j = 0; j < m; ++j) g.w_total += g.w[static_cast<std::size_t>(j)];
   }
   g.floor = 1e-9 * g.w_total;
   g.self_value = std::exp(static_cast<double>(k.log_profile(0.0)));
@@ -786,8 +797,12 @@ void grid_evaluator::prepared<K, Scalar>::sums(
     return p;
   };
   if (!opt.exclude_self) {
-    // Exact sums by the exact evaluator (vectorised, threaded).
-    exact_evaluator{}.prepare(*points_, *log_w_, kernel_).sums(xq, opt, ex);
+    // Exact sums by the exact evaluator (vectorised, threaded), prepared once.
+    std::call_once(tree_->once_exact, [&] {
+      tree_->exact = std::make_unique<const exact_evaluator::prepared<K, Scalar>>(
+          exact_evaluator{}.prepare(*points_, *log_w_, kernel_));
+    });
+    tree_->exact->sums(xq, opt, ex);
     for (Index r = 0; r < nm; ++r) {
       out.log_sum(missed[static_cast<std::size_t>(r)]) = ex.log_sum(r);
       out.field.col(missed[static_cast<std::size_t>(r)]) = ex.field.col(r);
