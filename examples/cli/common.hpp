@@ -188,7 +188,9 @@ std::string divergence_title(const divergence_choice& c);
 
 /// The two plotted coordinates of a cloud: its first two rows, or for 1-D data the value
 /// against a deterministic vertical jitter in [-1, 1].
-Eigen::MatrixXd plane(const Eigen::MatrixXd& x, std::size_t max_points = 20000);
+/// The most points a picture draws of one cloud (more only blacken the panel).
+inline constexpr std::size_t picture_points = 20000;
+Eigen::MatrixXd plane(const Eigen::MatrixXd& x, std::size_t max_points = picture_points);
 plot::layer target_layer(const Eigen::MatrixXd& y, const std::string& label);
 plot::layer particle_layer(const Eigen::MatrixXd& x, const std::string& label);
 std::string dims_note(Eigen::Index d);

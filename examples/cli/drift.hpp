@@ -116,6 +116,19 @@ struct snapshot {
   Eigen::MatrixXd x;
 };
 
+/// The columns of `x` a picture draws: at most picture_points of them, evenly strided (as
+/// plane() picks them, so that plane() of the result is the same picture). A picture's snapshots
+/// keep only these: five full copies of 1e7 particles would be 800 MB.
+template <class Mat>
+Eigen::MatrixXd picture_columns(const Mat& x) {
+  const Eigen::Index p = std::min<Eigen::Index>(x.cols(), static_cast<Eigen::Index>(picture_points));
+  Eigen::MatrixXd out(x.rows(), p);
+  const double stride = static_cast<double>(x.cols()) / static_cast<double>(std::max<Eigen::Index>(p, 1));
+  for (Eigen::Index i = 0; i < p; ++i)
+    out.col(i) = x.col(static_cast<Eigen::Index>(static_cast<double>(i) * stride)).template cast<double>();
+  return out;
+}
+
 /// A finished drift run with the snapshots its picture (`panels`) and --trajectory need.
 struct drift_run {
   Eigen::MatrixXd x;
@@ -159,7 +172,7 @@ drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
     panel_steps.push_back(static_cast<long>(
         std::llround(static_cast<double>(k) * static_cast<double>(a.steps) / (panels - 1))));
   r.traj_every = a.trajectory_every > 0 ? a.trajectory_every : std::max(1L, a.steps / 50);
-  if (panels > 0) r.panel_shots.push_back({0, 0, std::numeric_limits<double>::quiet_NaN(), r.x});
+  if (panels > 0) r.panel_shots.push_back({0, 0, std::numeric_limits<double>::quiet_NaN(), picture_columns(r.x)});
   if (!a.trajectory.empty()) r.traj_shots.push_back({0, 0, 0, r.x});
 
   progress bar(!a.quiet && stderr_is_terminal(), a.steps);
@@ -180,7 +193,7 @@ drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
       if (st.step == 1) r.first_h = st.bandwidth;
       if (panels > 0 &&
           std::find(panel_steps.begin() + 1, panel_steps.end(), st.step) != panel_steps.end())
-        r.panel_shots.push_back({st.step, st.time, st.bandwidth, st.particles->template cast<double>()});
+        r.panel_shots.push_back({st.step, st.time, st.bandwidth, picture_columns(*st.particles)});
       if (!a.trajectory.empty() && (st.step % r.traj_every == 0 || st.step == a.steps))
         r.traj_shots.push_back({st.step, st.time, st.bandwidth, st.particles->template cast<double>()});
     };
@@ -198,7 +211,7 @@ drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
   r.seconds = seconds_since(t_flow);
   bar.finish();
   if (panels > 0 && r.panel_shots.back().step != r.rep.steps)  // stopped early by a tolerance
-    r.panel_shots.push_back({r.rep.steps, r.rep.time, r.rep.bandwidth, r.x});
+    r.panel_shots.push_back({r.rep.steps, r.rep.time, r.rep.bandwidth, picture_columns(r.x)});
   return r;
 }
 

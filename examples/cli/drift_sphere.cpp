@@ -278,7 +278,7 @@ sphere_metrics measure_sphere(const Eigen::MatrixXd& x, const sphere_problem& p,
 /// Orthographic view of the hemisphere x2 >= 0 (north, seen from above: (x0, x1)) or x2 < 0
 /// (south, seen from below: (x0, -x1), so that the picture is not mirrored). At most
 /// `max_points` points, evenly strided.
-Eigen::MatrixXd hemisphere(const Eigen::MatrixXd& x, bool north, std::size_t max_points = 20000) {
+Eigen::MatrixXd hemisphere(const Eigen::MatrixXd& x, bool north, std::size_t max_points = picture_points) {
   const Eigen::Index stride =
       std::max<Eigen::Index>(1, x.cols() / static_cast<Eigen::Index>(max_points));
   std::vector<Eigen::Index> keep;
