@@ -410,13 +410,12 @@ std::string divergence_title(const divergence_choice& c) {
 /// The two plotted coordinates of a cloud: its first two rows, or for 1-D data the value
 /// against a deterministic vertical jitter in [-1, 1].
 Eigen::MatrixXd plane(const Eigen::MatrixXd& x, std::size_t max_points) {
-  Eigen::MatrixXd p(2, std::min<Eigen::Index>(x.cols(), static_cast<Eigen::Index>(max_points)));
-  const double stride = static_cast<double>(x.cols()) / static_cast<double>(p.cols());
+  const Eigen::MatrixXd c = picture_columns(x.topRows(std::min<Eigen::Index>(x.rows(), 2)), max_points);
+  Eigen::MatrixXd p(2, c.cols());
   std::mt19937_64 rng(12345);
   for (Eigen::Index i = 0; i < p.cols(); ++i) {
-    const auto src = static_cast<Eigen::Index>(static_cast<double>(i) * stride);
-    p(0, i) = x(0, src);
-    p(1, i) = x.rows() > 1 ? x(1, src) : -1.0 + 2.0 * static_cast<double>(rng() >> 11) * 0x1.0p-53;
+    p(0, i) = c(0, i);
+    p(1, i) = c.rows() > 1 ? c(1, i) : -1.0 + 2.0 * static_cast<double>(rng() >> 11) * 0x1.0p-53;
   }
   return p;
 }

@@ -19,6 +19,7 @@
 
 #include "plot.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -190,6 +191,18 @@ std::string divergence_title(const divergence_choice& c);
 /// against a deterministic vertical jitter in [-1, 1].
 /// The most points a picture draws of one cloud (more only blacken the panel).
 inline constexpr std::size_t picture_points = 20000;
+/// The columns of `x` a picture draws: at most `max_points` of them, evenly strided, in double.
+/// plane() draws these; a drift picture's snapshots keep only them (five full copies of 1e7
+/// particles would be 800 MB), and plane() of the kept columns picks them all again.
+template <class Mat>
+Eigen::MatrixXd picture_columns(const Mat& x, std::size_t max_points = picture_points) {
+  const Eigen::Index p = std::min<Eigen::Index>(x.cols(), static_cast<Eigen::Index>(max_points));
+  Eigen::MatrixXd out(x.rows(), p);
+  const double stride = static_cast<double>(x.cols()) / static_cast<double>(std::max<Eigen::Index>(p, 1));
+  for (Eigen::Index i = 0; i < p; ++i)
+    out.col(i) = x.col(static_cast<Eigen::Index>(static_cast<double>(i) * stride)).template cast<double>();
+  return out;
+}
 Eigen::MatrixXd plane(const Eigen::MatrixXd& x, std::size_t max_points = picture_points);
 plot::layer target_layer(const Eigen::MatrixXd& y, const std::string& label);
 plot::layer particle_layer(const Eigen::MatrixXd& x, const std::string& label);

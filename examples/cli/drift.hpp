@@ -116,19 +116,6 @@ struct snapshot {
   Eigen::MatrixXd x;
 };
 
-/// The columns of `x` a picture draws: at most picture_points of them, evenly strided (as
-/// plane() picks them, so that plane() of the result is the same picture). A picture's snapshots
-/// keep only these: five full copies of 1e7 particles would be 800 MB.
-template <class Mat>
-Eigen::MatrixXd picture_columns(const Mat& x) {
-  const Eigen::Index p = std::min<Eigen::Index>(x.cols(), static_cast<Eigen::Index>(picture_points));
-  Eigen::MatrixXd out(x.rows(), p);
-  const double stride = static_cast<double>(x.cols()) / static_cast<double>(std::max<Eigen::Index>(p, 1));
-  for (Eigen::Index i = 0; i < p; ++i)
-    out.col(i) = x.col(static_cast<Eigen::Index>(static_cast<double>(i) * stride)).template cast<double>();
-  return out;
-}
-
 /// A finished drift run with the snapshots its picture (`panels`) and --trajectory need.
 struct drift_run {
   Eigen::MatrixXd x;

@@ -317,7 +317,7 @@ struct grid_evaluator {
       std::unique_ptr<const tree_evaluator::prepared<K, Scalar>> tree;
       std::unique_ptr<const exact_evaluator::prepared<K, Scalar>> exact;
     };
-    std::shared_ptr<lazy_fallbacks> tree_ = std::make_shared<lazy_fallbacks>();
+    std::shared_ptr<lazy_fallbacks> fallbacks_ = std::make_shared<lazy_fallbacks>();
   };
 
   /// Grids `sources` (d x m, d <= 3) with log-weights (m, not necessarily normalised) for sums
@@ -377,7 +377,7 @@ std::shared_ptr<const detail::grid_data> grid_evaluator::prepared<K, Scalar>::bu
   // Weights relative to the largest (no overflow, no underflow of the bulk).
   g.log_w_max = static_cast<double>(lw.maxCoeff());
   g.w.resize(static_cast<std::size_t>(m));
-  const bool uniform = std::isfinite(g.log_w_max) && lw.minCoeff() == lw.maxCoeff();
+  const bool uniform = std::isfinite(g.log_w_max) && detail::uniform_weights(lw);
   if (uniform) {  // equal weights (a flow's particles): all 1, no exponentials
     std::fill(g.w.begin(), g.w.end(), 1.0);
     g.w_total = static_cast<double>(m);
@@ -742,14 +742,14 @@ void grid_evaluator::prepared<K, Scalar>::sums(
   if (!opt.exclude_self && pairs > settings_.exact_fallback_pairs) {
     // Many queries off the grid (particles far from the targets at the start of a flow): the
     // tree evaluator at the same relative tolerance, built once.
-    std::call_once(tree_->once, [&] {
-      tree_->tree = std::make_unique<const tree_evaluator::prepared<K, Scalar>>(
+    std::call_once(fallbacks_->once, [&] {
+      fallbacks_->tree = std::make_unique<const tree_evaluator::prepared<K, Scalar>>(
           tree_evaluator(settings_.tolerance).prepare(*points_, *log_w_, kernel_));
     });
     positions<Scalar> xq(d, nm);
     for (Index r = 0; r < nm; ++r) xq.col(r) = queries.col(missed[static_cast<std::size_t>(r)]);
     kernel_sums<Scalar> ex;
-    tree_->tree->sums(xq, opt, ex);
+    fallbacks_->tree->sums(xq, opt, ex);
     for (Index r = 0; r < nm; ++r) {
       out.log_sum(missed[static_cast<std::size_t>(r)]) = ex.log_sum(r);
       out.field.col(missed[static_cast<std::size_t>(r)]) = ex.field.col(r);
@@ -798,11 +798,11 @@ void grid_evaluator::prepared<K, Scalar>::sums(
   };
   if (!opt.exclude_self) {
     // Exact sums by the exact evaluator (vectorised, threaded), prepared once.
-    std::call_once(tree_->once_exact, [&] {
-      tree_->exact = std::make_unique<const exact_evaluator::prepared<K, Scalar>>(
+    std::call_once(fallbacks_->once_exact, [&] {
+      fallbacks_->exact = std::make_unique<const exact_evaluator::prepared<K, Scalar>>(
           exact_evaluator{}.prepare(*points_, *log_w_, kernel_));
     });
-    tree_->exact->sums(xq, opt, ex);
+    fallbacks_->exact->sums(xq, opt, ex);
     for (Index r = 0; r < nm; ++r) {
       out.log_sum(missed[static_cast<std::size_t>(r)]) = ex.log_sum(r);
       out.field.col(missed[static_cast<std::size_t>(r)]) = ex.field.col(r);
