@@ -139,6 +139,28 @@ concept Divergence = requires(const D d, const Problem& pb,
   { d.velocity(pb, v, true) } -> std::convertible_to<double>;
 };
 
+/// Whether divergence D sums with the flow's kernel (and so needs the targets prepared with it),
+/// and whether it sums through the flow's evaluator at all. A divergence says no by a static
+/// constexpr member `uses_flow_kernel = false` (the transport flows: Sinkhorn has a kernel of its
+/// own, the sliced and energy flows none) or `uses_evaluator = false` (sliced, energy); the
+/// velocity system then prepares nothing for it, and the tool and the Python module refuse a
+/// --kernel or --evaluator it would ignore. Both default to true.
+template <class D>
+[[nodiscard]] constexpr bool uses_flow_kernel() noexcept {
+  if constexpr (requires { D::uses_flow_kernel; })
+    return D::uses_flow_kernel;
+  else
+    return true;
+}
+/// See uses_flow_kernel().
+template <class D>
+[[nodiscard]] constexpr bool uses_evaluator() noexcept {
+  if constexpr (requires { D::uses_evaluator; })
+    return D::uses_evaluator;
+  else
+    return true;
+}
+
 /// velocity() of a local divergence: two evaluator passes then add_velocity.
 template <LocalDivergence D, class Problem, class V>
 double local_velocity(const D& d, const Problem& pb, V& v, bool want_estimate) {

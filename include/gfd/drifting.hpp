@@ -32,6 +32,12 @@ struct drifting_options {
     /// sqrt(softmax over columns * softmax over rows), W+ = A+ * sum A-, W- = A- * sum A+,
     /// V = W+ y+ - W- y-.
     joint,
+    /// Sinkhorn drift: the converged Sinkhorn couplings of the kernel matrices in place of Alg.
+    /// 2's one-shot affinity. P = diag(u) K_xy diag(v) with row sums 1/N and column sums the
+    /// target weights, and the symmetric P' = diag(w) K_xx diag(w) with both marginals 1/N (the
+    /// self pair removed under self_mask); V_i = N sum_j P_ij (y_j - x_i) -
+    /// N sum_k P'_ik (x_k - x_i), the difference of the two barycentric targets.
+    sinkhorn,
   };
   normalisation norm = normalisation::per_side;
   /// A particle does not repel itself (Deng et al.: distance to self set to +inf).
@@ -56,6 +62,11 @@ struct drifting_options {
   /// With a floor the sums no longer factor into kernel log-sums: the A-weighted sums take one
   /// dense pass over all N (M + N) pairs (still no N x (M + N) buffer).
   double affinity_floor = 0;
+  /// sinkhorn only: at most this many Sinkhorn iterations per coupling (each two kernel passes
+  /// for particles-targets, one for particles-particles), >= 1 ...
+  int sinkhorn_iterations = 100;
+  /// ... stopping earlier when no log scaling changes by more than this (> 0).
+  double sinkhorn_tolerance = 1e-6;
 };
 
 /// The paper's practical settings as its public code computes them: joint normalisation,
@@ -70,6 +81,16 @@ inline drifting_options deng_drifting_options() {
   o.normalise_distances = true;
   o.normalise_each = true;
   o.affinity_floor = 1e-3;
+  return o;
+}
+
+/// Sinkhorn drift (normalisation::sinkhorn) with Deng et al.'s other settings: self-mask,
+/// temperatures 0.02, 0.05, 0.2 on distances divided by their mean, each field divided by its
+/// RMS; no affinity floor (the couplings are normalised both ways already).
+inline drifting_options sinkhorn_drifting_options() {
+  drifting_options o = deng_drifting_options();
+  o.norm = drifting_options::normalisation::sinkhorn;
+  o.affinity_floor = 0;
   return o;
 }
 
@@ -90,6 +111,9 @@ public:
     for (double t : o_.temperatures) detail::require_positive("gfd::drifting_field", "temperature", t);
     if (!(o_.affinity_floor >= 0 && o_.affinity_floor < 1))
       detail::fail("gfd::drifting_field", "affinity_floor must be in [0, 1), got ", o_.affinity_floor);
+    if (o_.sinkhorn_iterations < 1)
+      detail::fail("gfd::drifting_field", "sinkhorn_iterations must be >= 1, got ", o_.sinkhorn_iterations);
+    detail::require_positive("gfd::drifting_field", "sinkhorn_tolerance", o_.sinkhorn_tolerance);
   }
   [[nodiscard]] const drifting_options& options() const noexcept { return o_; }
   [[nodiscard]] std::string name() const { return "drifting"; }
@@ -114,8 +138,10 @@ public:
       for (double t : o_.temperatures) bandwidths.push_back(t * scale);
     P total = P::Zero(d, n);
     for (double hb : bandwidths) {
-      P v = o_.norm == drifting_options::normalisation::joint ? joint_field(pb, Scalar(hb))
-                                                              : per_side_field(pb, Scalar(hb));
+      using norm = drifting_options::normalisation;
+      P v = o_.norm == norm::joint      ? joint_field(pb, Scalar(hb))
+            : o_.norm == norm::sinkhorn ? sinkhorn_field(pb, Scalar(hb))
+                                        : per_side_field(pb, Scalar(hb));
       if (o_.normalise_each) {
         const double rms = std::sqrt(static_cast<double>(v.squaredNorm()) / static_cast<double>(v.size()));
         // the paper clamps V^2 at 1e-8 in normalised units
@@ -155,6 +181,67 @@ private:
     pb.particles_at(hb, pb.uniform_particle_weights())
         .sums(pb.particles, sum_options{.field = kind(), .exclude_self = o_.self_mask}, sq);
     return positions<Scalar, Dim>(sp.field - sq.field);
+  }
+
+  // Sinkhorn drift (normalisation::sinkhorn) in the log domain: every scaling update is a kernel
+  // log-sum over sources re-weighted by the other side's log scaling. The row scalings u cancel
+  // from the barycentric targets, which are the mean shifts with source log-weights log v (and
+  // log w for the particles), so no N x M matrix is formed.
+  template <class Problem, class Scalar = typename Problem::scalar_type>
+  auto sinkhorn_field(const Problem& pb, Scalar hb) const {
+    constexpr int Dim = Problem::dim_at_compile_time;
+    using Vec = vector<Scalar>;
+    const Eigen::Index n = pb.particles.cols();
+    const Scalar a_log = -std::log(Scalar(n));
+    const sum_options plain{.field = kind(), .exclude_self = false};
+    const sum_options masked{.field = kind(), .exclude_self = o_.self_mask};
+    const auto particles = pb.particles_at(hb, Vec::Zero(n));
+    const auto targets = pb.targets_at(hb);
+    const Vec& b_log = pb.target_log_weights;
+    kernel_sums<Scalar, Dim> s;
+    // log(marginal) - log_sum, and no mass where the row or column has none (compact kernels).
+    auto scaling = [](Scalar marginal_log, const Vec& log_sum) {
+      return Vec(log_sum.unaryExpr([marginal_log](Scalar l) {
+        return std::isinf(l) ? -std::numeric_limits<Scalar>::infinity() : marginal_log - l;
+      }));
+    };
+    auto largest_change = [](const Vec& a, const Vec& b) {
+      double c = 0;
+      for (Eigen::Index i = 0; i < a.size(); ++i)
+        if (std::isfinite(a(i)) || std::isfinite(b(i))) c = std::max(c, std::abs(static_cast<double>(a(i) - b(i))));
+      return c;
+    };
+    // Particles to targets: log v starts at the target weights.
+    Vec lv = b_log;
+    for (int it = 0; it < o_.sinkhorn_iterations; ++it) {
+      targets.reweighted(lv).sums(pb.particles, plain, s);
+      const Vec lu = scaling(a_log, s.log_sum);
+      particles.reweighted(lu).sums(pb.targets, plain, s);
+      Vec next(lv.size());
+      for (Eigen::Index j = 0; j < lv.size(); ++j)
+        next(j) = std::isinf(s.log_sum(j)) || std::isinf(b_log(j)) ? -std::numeric_limits<Scalar>::infinity()
+                                                                  : b_log(j) - s.log_sum(j);
+      const double change = largest_change(next, lv);
+      lv = std::move(next);
+      if (change <= o_.sinkhorn_tolerance) break;
+    }
+    targets.reweighted(lv).sums(pb.particles, plain, s);
+    const positions<Scalar, Dim> attraction = s.field;
+    // Particles to themselves: the symmetric scaling w, averaged updates (w <- (w + T(w)) / 2
+    // converges where the plain update oscillates).
+    Vec lw = Vec::Constant(n, a_log);
+    for (int it = 0; it < o_.sinkhorn_iterations; ++it) {
+      particles.reweighted(lw).sums(pb.particles, masked, s);
+      const Vec t = scaling(a_log, s.log_sum);
+      Vec next(n);
+      for (Eigen::Index i = 0; i < n; ++i)
+        next(i) = std::isinf(t(i)) ? t(i) : Scalar(0.5) * (lw(i) + t(i));
+      const double change = largest_change(next, lw);
+      lw = std::move(next);
+      if (change <= o_.sinkhorn_tolerance) break;
+    }
+    particles.reweighted(lw).sums(pb.particles, masked, s);
+    return positions<Scalar, Dim>(attraction - s.field);
   }
 
   // Alg. 2 without the N x (M + N) matrix. With logits l_ij (targets and particles as columns)

@@ -22,3 +22,4 @@
 #include "sphere.hpp"       // IWYU pragma: export
 #include "toy.hpp"          // IWYU pragma: export
 #include "toy_sphere.hpp"   // IWYU pragma: export
+#include "transport.hpp"    // IWYU pragma: export

@@ -48,6 +48,7 @@
 #include "flow.hpp"
 #include "kernels.hpp"
 #include "sphere_kernels.hpp"
+#include "transport.hpp"
 
 namespace gfd::registry {
 
@@ -209,12 +210,22 @@ struct divergence_parameters {
   /// "drifting-deng": the floor on every affinity (drifting_options::affinity_floor; [0, 1));
   /// Deng et al.'s public code: 1e-3.
   double affinity_floor = 1e-3;
+  /// "sinkhorn": the entropic regularisation eps (sinkhorn_options::epsilon; 0 = automatic,
+  /// (diameter of the targets / 100)^2).
+  double epsilon = 0;
+  /// "sinkhorn-drift": Sinkhorn iterations per coupling (drifting_options::sinkhorn_iterations).
+  int sinkhorn_iterations = 100;
+  /// "sliced": random directions per velocity evaluation (sliced_options::projections).
+  int projections = 64;
+  /// "sliced": seed of the directions (sliced_options::seed).
+  std::uint64_t seed = 0;
 };
 
 /// The mixture of "mixed": a KL(p||q) + b chi2(q||p) (the paper's mixture, DESIGN 1.2).
 using mixed_divergence = mixture<f_divergence, f_divergence>;
 /// Every type a divergence name stands for.
-using divergence_variant = std::variant<f_divergence, mmd, mixed_divergence, drifting_field>;
+using divergence_variant = std::variant<f_divergence, mmd, mixed_divergence, drifting_field, sinkhorn_flow,
+                                        sliced_wasserstein_flow, energy_flow>;
 
 /// The divergence names with their descriptions, in the order of divergence_names().
 [[nodiscard]] inline const std::vector<entry>& divergence_entries() {
@@ -231,11 +242,20 @@ using divergence_variant = std::variant<f_divergence, mmd, mixed_divergence, dri
       {"drifting", "the drifting field of Deng et al. (2026) with gfd's default options"},
       {"drifting-deng", "the drifting field with Deng et al.'s settings (joint normalisation, "
                         "self-mask, several temperatures); parameter temperatures"},
+      {"sinkhorn", "the debiased Sinkhorn divergence S_eps for the cost |x - y|^2 / 2 (log-domain "
+                   "Sinkhorn, epsilon-scaling): moves mass between far modes; parameter epsilon"},
+      {"sinkhorn-drift", "the drifting field with Sinkhorn couplings in place of the joint "
+                         "softmax (Deng et al.'s other settings); parameters temperatures, "
+                         "sinkhorn_iterations"},
+      {"sliced", "half the squared sliced Wasserstein distance over random directions; "
+                 "parameters projections, seed"},
+      {"energy", "the energy distance, MMD with the kernel -|x - y|: no bandwidth"},
   };
   return e;
 }
 
-/// kl, reverse-kl, chi2, chi2-reverse, js, hellinger, alpha, mmd, mixed, drifting, drifting-deng.
+/// kl, reverse-kl, chi2, chi2-reverse, js, hellinger, alpha, mmd, mixed, drifting, drifting-deng,
+/// sinkhorn, sinkhorn-drift, sliced, energy.
 [[nodiscard]] inline std::vector<std::string> divergence_names() {
   return detail::names_of(divergence_entries());
 }
@@ -277,6 +297,19 @@ using divergence_variant = std::variant<f_divergence, mmd, mixed_divergence, dri
     o.affinity_floor = params.affinity_floor;
     return drifting_field(std::move(o));
   }
+  if (name == "sinkhorn") {
+    sinkhorn_options o;
+    o.epsilon = params.epsilon;
+    return sinkhorn_flow(o);
+  }
+  if (name == "sinkhorn-drift") {
+    drifting_options o = sinkhorn_drifting_options();
+    if (!params.temperatures.empty()) o.temperatures = params.temperatures;
+    o.sinkhorn_iterations = params.sinkhorn_iterations;
+    return drifting_field(std::move(o));
+  }
+  if (name == "sliced") return sliced_wasserstein_flow(sliced_options{.projections = params.projections, .seed = params.seed});
+  if (name == "energy") return energy_flow{};
   detail::unknown(where, "divergence", name, divergence_names());
 }
 

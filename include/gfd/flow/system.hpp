@@ -75,7 +75,8 @@ public:
   static_assert(Divergence<D, problem_type>,
                 "a divergence needs velocity(problem, v, want_estimate) -> double");
 
-  /// @throws gfd::invalid_argument on empty or non-positive multipliers.
+  /// @throws gfd::invalid_argument on empty or non-positive multipliers, or a divergence that
+  ///         declares `euclidean_only` on a non-Euclidean manifold.
   velocity_system(const D& divergence, Eigen::Ref<const matrix_type> targets,
                   Eigen::Ref<const vector<Scalar>> target_log_weights, const K& kernel,
                   const E& evaluator, const M& manifold = {}, std::vector<double> multipliers = {1.0})
@@ -84,6 +85,11 @@ public:
         prepared_(mult_.size()) {
     if (mult_.empty()) detail::fail("gfd::velocity_system", "bandwidth multipliers are empty");
     for (double m : mult_) detail::require_positive("gfd::velocity_system", "bandwidth multiplier", m);
+    if constexpr (requires { D::euclidean_only; }) {
+      if constexpr (!M::is_euclidean && D::euclidean_only)
+        detail::fail("gfd::velocity_system", "the divergence '", div_.name(), "' is defined on R^d only, "
+                     "not on the manifold '", M::name, "'");
+    }
   }
 
   [[nodiscard]] const std::vector<double>& multipliers() const noexcept { return mult_; }
@@ -100,8 +106,10 @@ public:
     for (std::size_t k = 0; k < mult_.size(); ++k) {
       detail::check_flow_bandwidth<Scalar>("gfd::velocity_system", h * mult_[k]);
       const auto hm = static_cast<Scalar>(h * mult_[k]);
-      const prepared_type& targets = targets_at(k, hm);
-      const problem_type pb{particles, targets_, log_w_, kernel_, eval_, hm, t, &targets};
+      // A divergence that does not sum with the flow's kernel gets no prepared targets.
+      const prepared_type* targets = nullptr;
+      if constexpr (uses_flow_kernel<D>()) targets = &targets_at(k, hm);
+      const problem_type pb{particles, targets_, log_w_, kernel_, eval_, hm, t, targets};
       est += div_.velocity(pb, vi, want_estimate);
       v += vi;
     }
