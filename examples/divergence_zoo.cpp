@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Divergence zoo: the same start and target under six velocity fields, in two regimes.
+// Divergence zoo: the same start and target under six velocity fields, in two regimes; then six
+// fields on two far modes weighted 70/30.
 //
 //   usage: divergence_zoo [picture.png]
 //
@@ -20,6 +21,13 @@
 // Regime 2, the library's default annealed bandwidth (large to small): the large early bandwidth
 // lets every particle see every mode, and most fields end at the noise floor.
 //
+// Regime 3, mass between far modes: a target of two modes 8 apart weighted 70/30 and particles
+// that all start in the heavy one, at a bandwidth (0.3) far below the gap. The KDE flows see no
+// far mode: KL(q||p) and Deng et al.'s field (Algorithm 2, Laplacian kernel) leave the mass
+// where it started. The transport flows couple the clouds globally: the Sinkhorn flow ends with
+// each mode's share within 3 points (the run fails otherwise); the sliced and energy flows,
+// sliced W2 and an MMD without a bandwidth, move mass too (their shares are reported).
+//
 // Each run is scored against a held-out sample: sliced W2 (and its ratio to the two-sample noise
 // floor), the modes holding a tenth of their fair share, the fraction of particles within
 // 3 sd of a mode (low = blur), and the total-variation distance between the particles' mode
@@ -29,6 +37,7 @@
 #include <gfd/flow.hpp>
 #include <gfd/metrics.hpp>
 #include <gfd/toy.hpp>
+#include <gfd/transport.hpp>
 
 #include "plot.hpp"
 
@@ -143,7 +152,8 @@ int main(int argc, char** argv) {
   fig.title = "Divergence zoo: 8gaussians from a start inside one mode";
   fig.subtitle =
       "N = 300 particles, M = 600 targets, Gaussian kernel, Euler, 250 steps. "
-      "Top row: fixed h = 0.6. Bottom row: default annealed bandwidth.";
+      "Top row: fixed h = 0.6. Middle row: default annealed bandwidth. Bottom row: two far modes "
+      "weighted 70/30 from a start in the left one (h = 0.3).";
   fig.columns = 6;
   fig.panel_width = 240;
   bool ok = true;
@@ -179,8 +189,65 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // Regime 3: two far modes, 70/30, every particle starting in the heavy one.
+  {
+    Eigen::MatrixXd y(2, 1000);
+    y << gfd::toy::gaussian(2, 700, rng, 0.3), gfd::toy::gaussian(2, 300, rng, 0.3);
+    y.leftCols(700).row(0).array() -= 4;
+    y.rightCols(300).row(0).array() += 4;
+    Eigen::MatrixXd x0 = gfd::toy::gaussian(2, 400, rng, 0.3);
+    x0.row(0).array() -= 4;
+    gfd::flow_options o;
+    o.bandwidth = gfd::bandwidth_schedule::fixed(0.3);
+    o.max_steps = 100;
+    o.dt = 0.5;
+    o.max_displacement = 2;  // 0.6 per step: the far mode is 8 away
+    const gfd::flow<> gauss(y, o);
+    const gfd::flow<gfd::laplacian> laplace(y, o);
+    const char* far_names[] = {"KL(q\u2016p), h = 0.3", "Deng et al. (Alg. 2, Laplacian)", "Sinkhorn, \u03b5 = 0.25",
+                               "Sinkhorn drift", "sliced W2 (64 directions)", "energy distance"};
+    const char* far_ascii[] = {"KL(q||p)", "drifting-deng", "sinkhorn", "sinkhorn-drift", "sliced", "energy"};
+    std::printf("\ntwo far modes weighted 70/30, all particles start in the left one (N = 400, M = 1000, "
+                "h = 0.3, 100 steps)\n  %-14s %12s  %s\n", "field", "right share", "verdict");
+    for (int which = 0; which < 6; ++which) {
+      Eigen::MatrixXd x = x0;
+      switch (which) {
+        case 0: gauss.run(x, gfd::kl()); break;
+        case 1: laplace.run(x, gfd::drifting_field(gfd::deng_drifting_options())); break;
+        case 2: gauss.run(x, gfd::sinkhorn_flow({.epsilon = 0.25})); break;
+        case 3: gauss.run(x, gfd::drifting_field(gfd::sinkhorn_drifting_options())); break;
+        case 4: gauss.run(x, gfd::sliced_wasserstein_flow{}); break;
+        default: gauss.run(x, gfd::energy_flow{}); break;
+      }
+      if (!x.allFinite()) {
+        std::printf("  %-14s non-finite particles\n", far_ascii[which]);
+        ok = false;
+        continue;
+      }
+      const double right = static_cast<double>((x.row(0).array() > 0).count()) / static_cast<double>(x.cols());
+      const bool balanced = std::abs(right - 0.3) <= 0.03;
+      std::printf("  %-14s %11.1f%%  %s\n", far_ascii[which], 100 * right,
+                  balanced ? "shares within 3 points of 70/30"
+                           : (right < 0.05 ? "mass left where it started" : "mass moved, shares off"));
+      if (which == 2 && !balanced) {
+        std::printf("FAIL: the Sinkhorn flow's right share %.3f is not within 0.03 of 0.3\n", right);
+        ok = false;
+      }
+      if (!png.empty()) {
+        plot::panel p;
+        p.title = far_names[which];
+        plot::layer t{y, plot::colours::target, 1.8, "target samples"};
+        plot::layer q{x, plot::colours::particles, 1.6, "particles"};
+        p.layers = {t, q};
+        char note[96];
+        std::snprintf(note, sizeof note, "right mode %.0f%% (target 30%%)", 100 * right);
+        p.notes = {note};
+        fig.panels.push_back(std::move(p));
+      }
+    }
+  }
   if (!png.empty()) {
-    fig.limits = plot::box{-4.2, 4.2, -4.2, 4.2};
+    fig.limits = plot::box{-5.2, 5.2, -5.2, 5.2};  // the far modes reach +-5
     plot::write_png(png, fig);
     std::printf("\nwrote %s\n", png.c_str());
   }

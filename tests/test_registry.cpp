@@ -99,7 +99,8 @@ TEST_CASE("divergence names round-trip and cover the CLI's list", "[registry][di
   const std::vector<std::string> names = reg::divergence_names();
   CHECK(names == std::vector<std::string>{"kl", "reverse-kl", "chi2", "chi2-reverse", "js",
                                           "hellinger", "alpha", "mmd", "mixed", "drifting",
-                                          "drifting-deng"});
+                                          "drifting-deng", "kl-exact", "sinkhorn", "sinkhorn-drift",
+                                          "sliced", "energy"});
   for (const auto& name : names) {
     CHECK_NOTHROW(reg::make_divergence(name));
     CHECK_FALSE(reg::divergence_description(name).empty());

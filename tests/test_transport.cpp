@@ -67,6 +67,14 @@ TEST_CASE("Sinkhorn divergence: zero on equal clouds, positive otherwise", "[sin
   const Mat y = random_cloud(2, 25, 7, 0.8, 0.5);
   const Vec b = random_log_weights(25, 8);
   CHECK(sinkhorn_value(x, a, y, b, 0.3) == Approx(sinkhorn_value(y, b, x, a, 0.3)).epsilon(1e-10));
+  // A translation by c costs |c|^2 / 2 exactly, whatever eps and the weights: the cost's linear
+  // part -c . (x - x') integrates to c . (mean - mean) = 0 under any coupling with these
+  // marginals, and OT_eps(b, b) is translation invariant.
+  Mat shifted = y;
+  shifted.row(0).array() += 0.3;
+  shifted.row(1).array() -= 0.4;
+  for (double eps : {0.05, 1.0})
+    CHECK(sinkhorn_value(y, b, shifted, b, eps) == Approx(0.125).epsilon(1e-9));
 }
 
 TEST_CASE("Sinkhorn divergence: the velocity is -1/a_i times the gradient (finite differences)",

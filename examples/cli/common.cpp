@@ -376,8 +376,33 @@ gfd::registry::divergence_parameters divergence_parameters_of(const divergence_c
   gfd::registry::divergence_parameters p;
   p.alpha = c.alpha;
   p.affinity_floor = c.affinity_floor;
+  p.epsilon = c.epsilon;
+  p.projections = c.projections;
+  p.sinkhorn_iterations = c.sinkhorn_iterations;
+  p.seed = c.seed;
+  p.samples = c.samples;
   if (c.name == "mixed") std::tie(p.mix_reverse_kl, p.mix_chi2) = parse_pair(c.mix, "--mix");
   return p;
+}
+
+void add_transport_options(CLI::App* cmd, divergence_choice& c) {
+  cmd->add_option("--epsilon", c.epsilon,
+                  "Entropic regularisation of --divergence sinkhorn, for the cost |x-y|^2/2 "
+                  "(default 0: (diameter of the targets / 100)^2)")
+      ->check(CLI::Range(0.0, 1e300))
+      ->capture_default_str();
+  cmd->add_option("--projections", c.projections, "Random directions per step of --divergence sliced")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--sinkhorn-iterations", c.sinkhorn_iterations,
+                  "Sinkhorn iterations per coupling of --divergence sinkhorn-drift")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--mc-samples", c.samples,
+                  "Kernel draws per particle of --divergence kl-exact's Monte Carlo estimator (used "
+                  "where its lattice quadrature is not: d > 3, or a lattice too large)")
+      ->check(CLI::Range(1, 1048576))
+      ->capture_default_str();
 }
 
 any_divergence make_divergence(const divergence_choice& c) {
@@ -400,6 +425,12 @@ std::string divergence_title(const divergence_choice& c) {
   }
   if (c.name == "drifting") return "drifting field";
   if (c.name == "drifting-deng") return "drifting field (Deng et al. settings)";
+  if (c.name == "kl-exact") return "KL(k*q\u2016k*p), exact flow";
+  if (c.name == "sinkhorn")
+    return "Sinkhorn divergence (\u03b5 = " + (c.epsilon > 0 ? num(c.epsilon) : std::string("auto")) + ")";
+  if (c.name == "sinkhorn-drift") return "Sinkhorn drift";
+  if (c.name == "sliced") return "sliced W2 (" + std::to_string(c.projections) + " directions)";
+  if (c.name == "energy") return "energy distance";
   return c.name;
 }
 

@@ -176,7 +176,15 @@ struct divergence_choice {
   double alpha = 0.5;
   std::string mix = "1:1";
   double affinity_floor = 1e-3;  ///< drifting-deng (gfd train sets its own default: 0)
+  double epsilon = 0;            ///< sinkhorn: --epsilon (0: automatic)
+  int projections = 64;          ///< sliced: --projections
+  int sinkhorn_iterations = 100; ///< sinkhorn-drift: --sinkhorn-iterations
+  std::uint64_t seed = 0;        ///< sliced, kl-exact: the draws' seed (gfd drift: --seed)
+  int samples = 32;              ///< kl-exact: --mc-samples (Monte Carlo draws per particle)
 };
+/// Registers --epsilon, --projections, --sinkhorn-iterations (the transport flows' options) and
+/// --mc-samples (kl-exact's Monte Carlo) on `cmd`.
+void add_transport_options(CLI::App* cmd, divergence_choice& c);
 /// The registry's parameters of a choice (--mix is parsed only for "mixed").
 gfd::registry::divergence_parameters divergence_parameters_of(const divergence_choice& c);
 any_divergence make_divergence(const divergence_choice& c);

@@ -183,6 +183,7 @@ command add_drift_command(CLI::App& app) {
       ->add_option("--mix", a.divergence.mix,
                    "Weights A:B of KL(p||q) and chi2(q||p) for --divergence mixed")
       ->capture_default_str();
+  add_transport_options(drift, a.divergence);
   drift->add_option("--kernel", a.kernel, "Kernel")
       ->check(CLI::IsMember(kernel_names()))
       ->capture_default_str();
@@ -237,6 +238,7 @@ command add_drift_command(CLI::App& app) {
   return {drift, [st, drift] {
             st->a.anneal = drift->count("--anneal") > 0;
             st->a.n_given = drift->count("--n") > 0;
+            st->a.divergence.seed = st->a.seed;
             const bool explicit_outputs =
                 !st->a.out.empty() || !st->a.png.empty() || !st->a.trajectory.empty();
             if (sphere_requested(*drift, st->s))

@@ -28,6 +28,7 @@
 #include "common.hpp"
 
 #include <gfd/flow.hpp>
+#include <gfd/registry.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -189,7 +190,12 @@ drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
   };
   std::visit(
       [&](const auto& k, const auto& div, const auto& ev) {
-        if (a.precision == "float")
+        using D = std::decay_t<decltype(div)>;
+        using K = std::decay_t<decltype(k)>;
+        using E = std::decay_t<decltype(ev)>;
+        if constexpr (!gfd::registry::instantiated_combination<D, K, E, M>())
+          gfd::registry::refuse_combination<D, K, E, M>("gfd drift", a.divergence.name);
+        else if (a.precision == "float")
           flow_in.template operator()<float>(k, div, ev);
         else
           flow_in.template operator()<double>(k, div, ev);

@@ -6,6 +6,7 @@
 
 #include <gfd/metrics.hpp>
 #include <gfd/toy.hpp>
+#include <gfd/transport.hpp>
 
 #include <iostream>
 #include <memory>
@@ -20,6 +21,7 @@ struct metrics_args {
   std::uint64_t seed = 0;
   std::string modes;
   int threads = 0;
+  double epsilon = 0;  // > 0: also the Sinkhorn divergence
 };
 
 int cmd_metrics(const metrics_args& a) {
@@ -62,6 +64,12 @@ int cmd_metrics(const metrics_args& a) {
                std::to_string(a.seed) + ")")
                   .c_str(),
               fmt("%.6g", r.sliced_w2).c_str());
+  if (a.epsilon > 0) {
+    const double s = gfd::sinkhorn_divergence(x, y, a.epsilon);
+    std::printf("  %-60s %s\n",
+                ("Sinkhorn divergence (eps = " + num(a.epsilon) + ", cost |x-y|^2/2, debiased)").c_str(),
+                fmt("%.6e", s).c_str());
+  }
   if (mix) {
     const auto c = gfd::mode_coverage(x, mix->centres, mix->stddev);
     std::printf("  %-60s %d/%d (%.1f%% of the first cloud within 3 sd of a mode)\n",
@@ -91,6 +99,10 @@ command add_metrics_command(CLI::App& app) {
   metrics->add_option(
       "--modes", a.modes,
       "Also report the modes of this toy (8gaussians, 25gaussians) covered by the first cloud");
+  metrics->add_option("--epsilon", a.epsilon,
+                      "Also print the debiased Sinkhorn divergence S_eps for the cost |x-y|^2/2 "
+                      "(-> W2^2/2 as eps -> 0; O(N M) per iteration)")
+      ->check(CLI::Range(1e-300, 1e300));
   metrics->add_option("--threads", a.threads, "OpenMP threads (default: all)")
       ->check(threads_check());
 

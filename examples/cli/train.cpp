@@ -102,6 +102,7 @@ int cmd_train(train_args a) {
   }
   const any_kernel kernel = make_kernel(a.kernel, a.imq_beta);
   gfd::registry::divergence_parameters div_params = divergence_parameters_of(a.divergence);
+  div_params.seed = a.opt.seed;  // the sliced flow's directions
   if (a.divergence.name == "drifting-deng")
     div_params.temperatures = number_list(a.temperatures, "--temperatures");
   const any_divergence divergence = gfd::registry::make_divergence(a.divergence.name, div_params);
@@ -141,6 +142,10 @@ int cmd_train(train_args a) {
   std::visit(
       [&](const auto& k, const auto& div) {
         using K = std::decay_t<decltype(k)>;
+        using D = std::decay_t<decltype(div)>;
+        if constexpr (!gfd::registry::instantiated_combination<D, K>()) {
+          gfd::registry::refuse_combination<D, K>("gfd train", a.divergence.name);
+        } else {
         gfd::generator_trainer<K> trainer(data, o, k);
         const gfd::generator_model start_model = trainer.model();
         const Eigen::Index d = data.rows();
@@ -297,6 +302,7 @@ int cmd_train(train_args a) {
           plot::write_png(a.png, fig);
           std::cout << "  wrote " << a.png << "\n";
         }
+        }
       },
       kernel, divergence);
   std::cout << "  wall time " << fmt("%.2f", seconds_since(t_total)) << " s\n";
@@ -375,6 +381,7 @@ command add_train_command(CLI::App& app) {
                    "Deng et al.'s 1e-3 is a typical affinity and collapses the modes)")
       ->check(CLI::Range(0.0, 0.999999))
       ->capture_default_str();
+  add_transport_options(train, a.divergence);
   train->add_option("--mix", a.divergence.mix, "Weights A:B for --divergence mixed")
       ->capture_default_str();
   train

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /// @file divergences.hpp
-/// @brief Velocity fields of Wasserstein-2 gradient flows of KDE divergences: what a field sees
-///        (flow_problem), f-divergences (KL both ways, chi^2 both ways, Jensen-Shannon,
-///        Hellinger, alpha), MMD and mixtures; the drifting field of Deng et al. (2026) is in
-///        drifting.hpp, included at the end.
+/// @brief Velocity fields of KDE divergences: what a field sees (flow_problem), the plug-in
+///        fields of f-divergences (KL both ways, chi^2 both ways, Jensen-Shannon, Hellinger,
+///        alpha: the true-density W2 flow with the KDEs' scores put in, DESIGN 1.7; the exact
+///        flows of the smoothed divergences are in smoothed.hpp), MMD and mixtures; the drifting
+///        field of Deng et al. (2026) is in drifting.hpp, included at the end.
 #pragma once
 
 #include <Eigen/Core>
 
+#include <any>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -47,6 +49,10 @@ struct flow_problem {
   double time = 0;
   /// The targets prepared with target_log_weights for some bandwidth (optional).
   const prepared_type* prepared_targets = nullptr;
+  /// Scratch a divergence may keep from one call to the next of the same velocity system (one
+  /// slot per bandwidth multiplier; null when there is none): a warm start. The system owns it,
+  /// so two runs, or two threads running flows with one divergence object, never share it.
+  std::any* scratch = nullptr;
 
   /// The targets with their weights, prepared for bandwidth hb: `prepared_targets` itself when it
   /// is bound to hb, else re-bound (sharing its layout or index), else prepared now.
@@ -171,7 +177,10 @@ double local_velocity(const D& d, const Problem& pb, V& v, bool want_estimate) {
 }
 
 /// The f-divergence D_f(q||p) = integral of p f(q/p), given by f'' alone (DESIGN 1.2): the
-/// W2 flow velocity is v = phi(r) (s_p - s_q) with phi(r) = r f''(r), r = q/p. Its value is
+/// velocity of its W2 flow between densities, v = phi(r) (s_p - s_q) with phi(r) = r f''(r),
+/// r = q/p, evaluated with the KDEs' ratio and scores (the plug-in field). It is not the W2
+/// flow of D_f(k*q || k*p) as a functional of the particles, whose velocity is
+/// -grad (k * f'(q~/p~)) (smoothed_f_divergence, smoothed.hpp; DESIGN 1.7). Its value is
 /// estimated on the particles (samples of q) as mean_i f(r_i) / r_i, with f the closed form when
 /// given, else f(r) = integral_1^r (r - s) f''(s) ds by quadrature (the normalisation
 /// f(1) = f'(1) = 0 does not change D_f between probability densities).

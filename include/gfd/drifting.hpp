@@ -99,12 +99,15 @@ inline drifting_options sinkhorn_drifting_options() {
 ///
 /// field() returns V itself. As a velocity of the flow it is divided by h^2 (the flow's
 /// bandwidth), so that an Euler step of size dt h^2 (the flow's default time unit) moves
-/// particles by dt V: with a Gaussian kernel and per-side normalisation this *is* the
-/// KL(q||p) flow, V = h^2 (s_p - s_q) (DESIGN 1.3). With kernel_gradient, V = s_p - s_q is
+/// particles by dt V: with a Gaussian kernel and per-side normalisation this *is* the plug-in
+/// KL(q||p) field, V = h^2 (s_p - s_q) (DESIGN 1.3; not the exact flow of KL(k*q||k*p), see
+/// smoothed.hpp and DESIGN 1.7). With kernel_gradient, V = s_p - s_q is
 /// already a velocity and is returned as is. The estimate is mean_i |V_i|^2 (the paper's loss).
 ///
 /// Cost: per temperature 2 kernel passes (per_side) or 5 (joint), each O(N (M + N) d), plus one
-/// pass for the mean distance when normalise_distances. No N x M buffer.
+/// pass for the mean distance when normalise_distances; normalisation::sinkhorn: up to
+/// 2 sinkhorn_iterations passes per coupling (two couplings) instead of the joint softmax's.
+/// No N x M buffer.
 class drifting_field {
 public:
   explicit drifting_field(drifting_options o = {}) : o_(std::move(o)) {

@@ -19,6 +19,7 @@
 #include "metrics_sphere.hpp"  // IWYU pragma: export
 #include "particles.hpp"    // IWYU pragma: export
 #include "random.hpp"       // IWYU pragma: export
+#include "smoothed.hpp"     // IWYU pragma: export
 #include "sphere.hpp"       // IWYU pragma: export
 #include "toy.hpp"          // IWYU pragma: export
 #include "toy_sphere.hpp"   // IWYU pragma: export

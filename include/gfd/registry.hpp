@@ -36,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -47,6 +48,7 @@
 #include "evaluators/tree.hpp"
 #include "flow.hpp"
 #include "kernels.hpp"
+#include "smoothed.hpp"
 #include "sphere_kernels.hpp"
 #include "transport.hpp"
 
@@ -217,15 +219,20 @@ struct divergence_parameters {
   int sinkhorn_iterations = 100;
   /// "sliced": random directions per velocity evaluation (sliced_options::projections).
   int projections = 64;
-  /// "sliced": seed of the directions (sliced_options::seed).
+  /// "sliced", "kl-exact": seed of the random directions or kernel draws (sliced_options::seed,
+  /// smoothed_options::seed).
   std::uint64_t seed = 0;
+  /// "kl-exact": Monte Carlo kernel draws per particle (smoothed_options::samples; used where
+  /// the lattice is not: d > 3 or a lattice too large).
+  int samples = 32;
 };
 
 /// The mixture of "mixed": a KL(p||q) + b chi2(q||p) (the paper's mixture, DESIGN 1.2).
 using mixed_divergence = mixture<f_divergence, f_divergence>;
 /// Every type a divergence name stands for.
-using divergence_variant = std::variant<f_divergence, mmd, mixed_divergence, drifting_field, sinkhorn_flow,
-                                        sliced_wasserstein_flow, energy_flow>;
+using divergence_variant = std::variant<f_divergence, mmd, mixed_divergence, drifting_field,
+                                        smoothed_f_divergence, sinkhorn_flow, sliced_wasserstein_flow,
+                                        energy_flow>;
 
 /// The divergence names with their descriptions, in the order of divergence_names().
 [[nodiscard]] inline const std::vector<entry>& divergence_entries() {
@@ -242,6 +249,9 @@ using divergence_variant = std::variant<f_divergence, mmd, mixed_divergence, dri
       {"drifting", "the drifting field of Deng et al. (2026) with gfd's default options"},
       {"drifting-deng", "the drifting field with Deng et al.'s settings (joint normalisation, "
                         "self-mask, several temperatures); parameter temperatures"},
+      {"kl-exact", "the exact W2 flow of KL(k*q||k*p) between the two KDEs, v = -grad k*log(q~/p~) "
+                   "(\"kl\" is the plug-in field s_p~ - s_q~): lattice quadrature in d <= 3, Monte "
+                   "Carlo over Gaussian kernel draws beyond; parameters samples, seed"},
       {"sinkhorn", "the debiased Sinkhorn divergence S_eps for the cost |x - y|^2 / 2 (log-domain "
                    "Sinkhorn, epsilon-scaling): moves mass between far modes; parameter epsilon"},
       {"sinkhorn-drift", "the drifting field with Sinkhorn couplings in place of the joint "
@@ -255,7 +265,7 @@ using divergence_variant = std::variant<f_divergence, mmd, mixed_divergence, dri
 }
 
 /// kl, reverse-kl, chi2, chi2-reverse, js, hellinger, alpha, mmd, mixed, drifting, drifting-deng,
-/// sinkhorn, sinkhorn-drift, sliced, energy.
+/// kl-exact, sinkhorn, sinkhorn-drift, sliced, energy.
 [[nodiscard]] inline std::vector<std::string> divergence_names() {
   return detail::names_of(divergence_entries());
 }
@@ -297,6 +307,12 @@ using divergence_variant = std::variant<f_divergence, mmd, mixed_divergence, dri
     o.affinity_floor = params.affinity_floor;
     return drifting_field(std::move(o));
   }
+  if (name == "kl-exact") {
+    smoothed_options o;
+    o.samples = params.samples;
+    o.seed = params.seed;
+    return kl_exact(o);
+  }
   if (name == "sinkhorn") {
     sinkhorn_options o;
     o.epsilon = params.epsilon;
@@ -311,6 +327,45 @@ using divergence_variant = std::variant<f_divergence, mmd, mixed_divergence, dri
   if (name == "sliced") return sliced_wasserstein_flow(sliced_options{.projections = params.projections, .seed = params.seed});
   if (name == "energy") return energy_flow{};
   detail::unknown(where, "divergence", name, divergence_names());
+}
+
+namespace detail {
+template <class D>
+constexpr bool euclidean_only_divergence() {
+  if constexpr (requires { D::euclidean_only; })
+    return D::euclidean_only;
+  else
+    return false;
+}
+}  // namespace detail
+
+/// Whether consumers that visit every kernel x divergence x evaluator (x manifold) (the tool,
+/// the Python module) instantiate a flow for this combination: a divergence that does not sum
+/// with the flow's kernel (uses_flow_kernel(), the transport flows) runs with gfd::gaussian only,
+/// one that uses no evaluator (uses_evaluator(): sliced, energy) with the exact evaluator only,
+/// one defined on R^d only (`euclidean_only`: kl-exact) on gfd::euclidean only. Any other choice
+/// would compile the same flow again for a kernel or evaluator it ignores, or a flow that
+/// velocity_system refuses; refuse_combination refuses it at run time instead.
+template <class D, class K, class E = exact_evaluator, class M = euclidean>
+[[nodiscard]] constexpr bool instantiated_combination() noexcept {
+  return (uses_flow_kernel<D>() || std::is_same_v<K, gaussian>) &&
+         (uses_evaluator<D>() || std::is_same_v<E, exact_evaluator>) &&
+         (M::is_euclidean || !detail::euclidean_only_divergence<D>());
+}
+
+/// Throws gfd::invalid_argument naming `where`, the divergence and the kernel, evaluator or
+/// manifold it cannot take, for a combination that instantiated_combination() rules out.
+template <class D, class K, class E = exact_evaluator, class M = euclidean>
+[[noreturn]] void refuse_combination(std::string_view where, std::string_view divergence) {
+  if constexpr (!M::is_euclidean && detail::euclidean_only_divergence<D>())
+    gfd::detail::fail(where, "the divergence '", divergence, "' is defined on R^d only, not on the "
+                      "manifold '", M::name, "'");
+  else if constexpr (!uses_flow_kernel<D>() && !std::is_same_v<K, gaussian>)
+    gfd::detail::fail(where, "the divergence '", divergence, "' does not use the flow's kernel: give "
+                      "the gaussian kernel (the default), not '", K::name, "'");
+  else
+    gfd::detail::fail(where, "the divergence '", divergence, "' sums no kernel: give the exact "
+                      "evaluator (the default), not another");
 }
 
 /// Calls `f(divergence)` with the divergence `name` as its own C++ type (see

@@ -331,9 +331,10 @@ template <class DerivedX, class DerivedY>
 /// of h^2 = eps; the flow's kernel and bandwidth play no part (but the time unit).
 /// Cost per step: rounds x 3 passes (x 4 when the estimate is wanted), see sinkhorn_solve.
 ///
-/// With options().warm_start (the default) the object keeps the last step's potentials and
-/// starts the next solve from them (the annealing runs at the first step only): use one object
-/// per concurrent flow. Copies carry their own copy of that state.
+/// With options().warm_start (the default) each call starts from the potentials of the previous
+/// call of the same velocity system (flow_problem::scratch), so the annealing runs at the first
+/// step of a run only; the object itself keeps no state (runs are reproducible and one object
+/// may serve concurrent flows).
 class sinkhorn_flow {
 public:
   static constexpr bool uses_flow_kernel = false;  ///< its kernel is the cost's Gaussian
@@ -358,9 +359,8 @@ public:
     o.epsilon = epsilon_for(pb.targets);
     const vector<Scalar> a_log = pb.uniform_particle_weights();
     using result = sinkhorn_result<Scalar, Dim>;
-    const result* warm = nullptr;
-    if (o_.warm_start && warm_targets_ == static_cast<const void*>(pb.targets.data()))
-      warm = std::any_cast<result>(&warm_);
+    // The last call's potentials (same velocity system, so the same targets) when there was one.
+    const result* warm = o_.warm_start && pb.scratch != nullptr ? std::any_cast<result>(pb.scratch) : nullptr;
     result r = sinkhorn_solve<std::decay_t<decltype(pb.evaluator)>, Scalar, Dim>(
         pb.evaluator, pb.particles, a_log, pb.targets, pb.target_log_weights, o, want_estimate, o_.debias, warm);
     const Scalar inv_h2 = Scalar(1) / (pb.h * pb.h);
@@ -369,18 +369,15 @@ public:
     else
       v = r.shift_ab * inv_h2;
     const double value = r.value;
-    if (o_.warm_start) {
+    if (o_.warm_start && pb.scratch != nullptr) {
       if (warm != nullptr && r.g_bb.size() == 0) r.g_bb = warm->g_bb;  // keep the targets' own
-      warm_targets_ = pb.targets.data();
-      warm_ = std::move(r);
+      *pb.scratch = std::move(r);
     }
     return want_estimate ? value : std::numeric_limits<double>::quiet_NaN();
   }
 
 private:
   sinkhorn_options o_;
-  mutable std::any warm_;                       // the last sinkhorn_result, for the warm start
-  mutable const void* warm_targets_ = nullptr;  // the targets it was computed for
 };
 
 // ---------------------------------------------------------------------------------------------

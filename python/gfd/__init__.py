@@ -142,8 +142,11 @@ class Flow:
 
     Names: see gfd.divergences(), gfd.kernels(), gfd.steppers(), gfd.evaluators(). Divergence
     parameters: alpha ("alpha"), mix=(a, b) ("mixed": a KL(p||q) + b chi2(q||p)), temperatures
-    and affinity_floor ("drifting-deng"); kernel parameter imq_beta ("imq"); evaluator
-    parameters tolerance and leaf_size ("tree", "grid").
+    and affinity_floor ("drifting-deng"), epsilon ("sinkhorn": the entropic regularisation for
+    the cost |x - y|^2 / 2; 0 = (diameter of the target / 100)^2), sinkhorn_iterations
+    ("sinkhorn-drift"), projections ("sliced"), samples ("kl-exact": Monte Carlo draws per
+    particle, used in d > 3) and divergence_seed (the draws of "sliced" and "kl-exact"); kernel
+    parameter imq_beta ("imq"); evaluator parameters tolerance and leaf_size ("tree", "grid").
     """
 
     def __init__(self, target, *, weights=None, divergence: str = "kl", kernel: str = "gaussian",
@@ -157,6 +160,8 @@ class Flow:
                  manifold: str = "euclidean",
                  retraction: bool = False, alpha: float = 0.5, mix: Tuple[float, float] = (1.0, 1.0),
                  temperatures: Optional[Sequence[float]] = None, affinity_floor: float = 1e-3,
+                 epsilon: float = 0.0, sinkhorn_iterations: int = 100, projections: int = 64,
+                 samples: int = 32, divergence_seed: int = 0,
                  imq_beta: float = 1.5, tolerance: float = 1e-3, leaf_size: int = 16,
                  speed_tolerance: float = 0.0, divergence_tolerance: float = -math.inf,
                  adaptive_tolerance: float = 0.05, dt_min: float = 1e-4, dt_max: float = 10.0,
@@ -169,6 +174,9 @@ class Flow:
             "manifold": manifold, "retraction": bool(retraction), "alpha": float(alpha),
             "mix_reverse_kl": float(mix[0]), "mix_chi2": float(mix[1]),
             "affinity_floor": float(affinity_floor), "imq_beta": float(imq_beta),
+            "epsilon": float(epsilon), "sinkhorn_iterations": int(sinkhorn_iterations),
+            "projections": int(projections), "samples": int(samples),
+            "seed": int(divergence_seed),
             "tolerance": float(tolerance), "leaf_size": int(leaf_size),
             "speed_tolerance": float(speed_tolerance),
             "divergence_tolerance": float(divergence_tolerance),
@@ -270,8 +278,10 @@ def drift(target, init=None, n: Optional[int] = None, divergence: str = "kl",
     anneal, manifold, alpha, tolerance, ...), with the command line's defaults; so
     `gfd drift --target T.npy --holdout 0 --seed S --n N --out X.npy` gives the same particles.
     The result has the dtype of init when init is given, else the target's. With
-    return_report=True, returns (particles, FlowReport).
+    return_report=True, returns (particles, FlowReport). As on the command line, `seed` also seeds
+    the draws of "sliced" and "kl-exact" unless divergence_seed is given.
     """
+    options.setdefault("divergence_seed", seed)
     flow = Flow(target, divergence=divergence, kernel=kernel, steps=steps, evaluator=evaluator,
                 **options)
     x, report = flow.run(init, n=n, seed=seed, observer=observer, observe_every=observe_every,

@@ -93,6 +93,10 @@ class metrics:  # submodule
     def two_sample(x: ArrayLike, y: ArrayLike, bandwidth: Optional[float] = None,
                    projections: int = 128, seed: int = 0) -> dict: ...
     @staticmethod
+    def sinkhorn(x: ArrayLike, y: ArrayLike, epsilon: float, a: Optional[ArrayLike] = None,
+                 b: Optional[ArrayLike] = None, scaling: float = 0.9, tolerance: float = 1e-9,
+                 max_iterations: int = 10000, debias: bool = True) -> dict: ...
+    @staticmethod
     def mode_coverage(x: ArrayLike, centres: ArrayLike, stddev: float,
                       min_count: Optional[int] = None) -> dict: ...
 

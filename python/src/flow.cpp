@@ -20,7 +20,8 @@ namespace {
 const std::set<std::string>& spec_keys() {
   static const std::set<std::string> keys{
       "kernel", "imq_beta", "divergence", "alpha", "mix_reverse_kl", "mix_chi2", "temperatures",
-      "affinity_floor", "evaluator", "tolerance", "leaf_size", "manifold", "stepper", "dt",
+      "affinity_floor", "epsilon", "sinkhorn_iterations", "projections", "samples", "seed",
+      "evaluator", "tolerance", "leaf_size", "manifold", "stepper", "dt",
       "dt_in_bandwidth_units", "steps", "max_displacement", "speed_tolerance",
       "divergence_tolerance", "adaptive_tolerance", "dt_min", "dt_max", "retraction",
       "bandwidth_kind", "bandwidth", "rule", "factor", "every", "include_particles", "h_start",
@@ -43,6 +44,11 @@ flow_spec spec_from(const py::dict& d) {
   read_option(d, "mix_chi2", p.divergence_params.mix_chi2);
   read_option(d, "temperatures", p.divergence_params.temperatures);
   read_option(d, "affinity_floor", p.divergence_params.affinity_floor);
+  read_option(d, "epsilon", p.divergence_params.epsilon);
+  read_option(d, "sinkhorn_iterations", p.divergence_params.sinkhorn_iterations);
+  read_option(d, "projections", p.divergence_params.projections);
+  read_option(d, "samples", p.divergence_params.samples);
+  read_option(d, "seed", p.divergence_params.seed);
   read_option(d, "evaluator", p.evaluator);
   read_option(d, "tolerance", p.evaluator_params.tolerance);
   read_option(d, "leaf_size", p.evaluator_params.leaf_size);

@@ -83,8 +83,13 @@ void with_flow(const flow_spec& spec, const cloud_map<S>& targets, const rows_ar
       [&](const auto& k, const auto& div, const auto& ev) {
         using K = std::decay_t<decltype(k)>;
         using E = std::decay_t<decltype(ev)>;
-        const gfd::flow<K, S, Eigen::Dynamic, E, M> fl(tv, spec.options, k, ev, M{});
-        f(fl, div);
+        using D = std::decay_t<decltype(div)>;
+        if constexpr (!gfd::registry::instantiated_combination<D, K, E, M>()) {
+          gfd::registry::refuse_combination<D, K, E, M>("gfd.Flow", p.divergence);
+        } else {
+          const gfd::flow<K, S, Eigen::Dynamic, E, M> fl(tv, spec.options, k, ev, M{});
+          f(fl, div);
+        }
       },
       kernel, divergence, evaluator);
 }

@@ -102,6 +102,11 @@ py::tuple train_generator(const py::handle& data_in, const py::dict& options,
     else if (key == "mix_chi2") dp.mix_chi2 = item.second.cast<double>();
     else if (key == "temperatures") dp.temperatures = item.second.cast<std::vector<double>>();
     else if (key == "affinity_floor") dp.affinity_floor = item.second.cast<double>();
+    else if (key == "epsilon") dp.epsilon = item.second.cast<double>();
+    else if (key == "sinkhorn_iterations") dp.sinkhorn_iterations = item.second.cast<int>();
+    else if (key == "projections") dp.projections = item.second.cast<int>();
+    else if (key == "samples") dp.samples = item.second.cast<int>();
+    else if (key == "seed") dp.seed = item.second.cast<std::uint64_t>();
     else gfd::detail::fail(where, "unknown divergence parameter '", key, "'");
   }
   auto k = gfd::registry::make_kernel<kernel_set>(kernel, {.imq_beta = imq_beta});
@@ -111,6 +116,10 @@ py::tuple train_generator(const py::handle& data_in, const py::dict& options,
   std::visit(
       [&](const auto& kern, const auto& dv) {
         using K = std::decay_t<decltype(kern)>;
+        using D = std::decay_t<decltype(dv)>;
+        if constexpr (!gfd::registry::instantiated_combination<D, K>()) {
+          gfd::registry::refuse_combination<D, K>(where, divergence);
+        } else {
         py::gil_scoped_release release;
         gfd::generator_trainer<K> trainer(data, o, kern);
         trainer.run(dv, [&](const gfd::generator_progress& p) {
@@ -123,6 +132,7 @@ py::tuple train_generator(const py::handle& data_in, const py::dict& options,
           return r.is_none() || r.cast<bool>();
         });
         model = trainer.model();
+        }
       },
       k, div);
   return py::make_tuple(std::move(model), history);

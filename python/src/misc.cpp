@@ -8,6 +8,7 @@
 #include <gfd/metrics.hpp>
 #include <gfd/toy.hpp>
 #include <gfd/toy_sphere.hpp>
+#include <gfd/transport.hpp>
 
 #include <optional>
 
@@ -31,6 +32,22 @@ py::dict coverage_dict(const gfd::coverage& c) {
   d["modes"] = c.modes;
   d["fraction_near"] = c.fraction_near;
   return d;
+}
+
+/// log of probability weights w (normalised; all uniform when w is None). @throws ValueError
+/// naming `where` when a weight is negative or not finite, the count is wrong or all are 0.
+Eigen::VectorXd log_weights(const py::object& w, Eigen::Index n, const char* where, const char* what) {
+  if (w.is_none()) return Eigen::VectorXd::Constant(n, -std::log(static_cast<double>(n)));
+  const auto arr = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(w);
+  if (!arr || arr.ndim() != 1 || arr.shape(0) != n)
+    gfd::detail::fail(where, what, " must be a 1-D array of ", n, " weights");
+  Eigen::VectorXd v = Eigen::Map<const Eigen::VectorXd>(arr.data(), n);
+  for (Eigen::Index i = 0; i < n; ++i)
+    if (!(std::isfinite(v(i)) && v(i) >= 0))
+      gfd::detail::fail(where, what, "[", i, "] = ", v(i), " is not a finite weight >= 0");
+  const double total = v.sum();
+  if (!(total > 0 && std::isfinite(total))) gfd::detail::fail(where, what, " sum to ", total, ", not > 0");
+  return (v / total).array().log().matrix();
 }
 
 }  // namespace
@@ -84,6 +101,45 @@ void bind_misc(py::module_& m) {
       },
       py::arg("x"), py::arg("y"), py::arg("bandwidth") = py::none(), py::arg("projections") = 128,
       py::arg("seed") = 0);
+  metrics.def(
+      "sinkhorn",
+      [](const py::handle& x, const py::handle& y, double epsilon, const py::object& a,
+         const py::object& b, double scaling, double tolerance, int max_iterations, bool debias) {
+        constexpr const char* where = "gfd.metrics.sinkhorn";
+        gfd::detail::require_positive(where, "epsilon", epsilon);
+        const rows_array<double> xa = rows_of<double>(as_array(x, where, "x"));
+        const rows_array<double> ya = rows_of<double>(as_array(y, where, "y"));
+        const cloud_map<double> xm = view_of<double>(xa), ym = view_of<double>(ya);
+        if (xm.cols() < 1 || ym.cols() < 1) gfd::detail::fail(where, "a cloud is empty");
+        gfd::detail::require_same_dim(where, xm, "x", ym, "y");
+        if (!xm.allFinite() || !ym.allFinite()) gfd::detail::fail(where, "a coordinate is not finite");
+        const Eigen::VectorXd la = log_weights(a, xm.cols(), where, "a");
+        const Eigen::VectorXd lb = log_weights(b, ym.cols(), where, "b");
+        const gfd::sinkhorn_options o{.epsilon = epsilon, .scaling = scaling, .tolerance = tolerance,
+                                      .max_iterations = max_iterations, .debias = debias};
+        gfd::sinkhorn_result<double, Eigen::Dynamic> r;
+        {
+          py::gil_scoped_release release;
+          const Eigen::MatrixXd xd = xm, yd = ym;
+          r = gfd::sinkhorn_solve<gfd::exact_evaluator, double, Eigen::Dynamic>(
+              gfd::exact_evaluator{}, xd, la, yd, lb, o, true, debias);
+        }
+        py::dict d;
+        d["value"] = r.value;
+        d["f"] = py::array_t<double>(r.f_ab.size(), r.f_ab.data());
+        d["g"] = py::array_t<double>(r.g_ab.size(), r.g_ab.data());
+        if (debias) {
+          d["f_aa"] = py::array_t<double>(r.f_aa.size(), r.f_aa.data());
+          d["g_bb"] = py::array_t<double>(r.g_bb.size(), r.g_bb.data());
+        }
+        d["epsilon"] = r.epsilon;
+        d["iterations"] = r.iterations;
+        d["converged"] = r.converged;
+        return d;
+      },
+      py::arg("x"), py::arg("y"), py::arg("epsilon"), py::arg("a") = py::none(),
+      py::arg("b") = py::none(), py::arg("scaling") = 0.9, py::arg("tolerance") = 1e-9,
+      py::arg("max_iterations") = 10000, py::arg("debias") = true);
   metrics.def(
       "mode_coverage",
       [](const py::handle& x, const py::handle& centres, double stddev, std::optional<int> min_count) {

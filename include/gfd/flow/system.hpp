@@ -7,6 +7,7 @@
 
 #include <Eigen/Core>
 
+#include <any>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -82,7 +83,7 @@ public:
                   const E& evaluator, const M& manifold = {}, std::vector<double> multipliers = {1.0})
       : div_(divergence), targets_(std::move(targets)), log_w_(std::move(target_log_weights)),
         kernel_(kernel), eval_(evaluator), manifold_(manifold), mult_(std::move(multipliers)),
-        prepared_(mult_.size()) {
+        prepared_(mult_.size()), scratch_(mult_.size()) {
     if (mult_.empty()) detail::fail("gfd::velocity_system", "bandwidth multipliers are empty");
     for (double m : mult_) detail::require_positive("gfd::velocity_system", "bandwidth multiplier", m);
     if constexpr (requires { D::euclidean_only; }) {
@@ -109,7 +110,7 @@ public:
       // A divergence that does not sum with the flow's kernel gets no prepared targets.
       const prepared_type* targets = nullptr;
       if constexpr (uses_flow_kernel<D>()) targets = &targets_at(k, hm);
-      const problem_type pb{particles, targets_, log_w_, kernel_, eval_, hm, t, targets};
+      const problem_type pb{particles, targets_, log_w_, kernel_, eval_, hm, t, targets, &scratch_[k]};
       est += div_.velocity(pb, vi, want_estimate);
       v += vi;
     }
@@ -149,6 +150,7 @@ private:
   [[no_unique_address]] M manifold_;
   std::vector<double> mult_;
   mutable std::vector<std::optional<prepared_type>> prepared_;  // per multiplier, last bandwidth
+  mutable std::vector<std::any> scratch_;  // per multiplier, the divergence's (flow_problem::scratch)
 };
 
 /// How a stepper moves particles: x <- Exp_x(step v) on the manifold (x += step v in R^d, with
