@@ -164,9 +164,16 @@ void check_log_weights(std::string_view where, const char* what, const Vec& lw, 
 /// balance between far clusters right, which Sinkhorn at small eps cannot restore once lost (the
 /// kernel between the clusters underflows and the iterations no longer carry it).
 ///
-/// @param a_log, b_log normalised log-weights of x (N) and y (M)
+/// @param evaluator    the evaluator of the soft-min passes (exact, tree or grid)
+/// @param x            the first cloud, d x N
+/// @param a_log        normalised log-weights of x (N)
+/// @param y            the second cloud, d x M
+/// @param b_log        normalised log-weights of y (M)
+/// @param o            eps, scaling, tolerance, max_iterations, debias (sinkhorn_options)
 /// @param want_value   compute the value (debiased: also g_bb, one more pass per round over y)
 /// @param need_aa      compute f_aa and shift_aa (debias); the value needs them when debiased
+/// @param warm         a previous result to start from, or null (see above)
+///
 /// Cost: per round 2 passes (x <- y, y <- x), +1 (x <- x) with need_aa, +1 (y <- y) with the
 /// debiased value; O(N M d) each with the exact evaluator. Rounds without a warm start:
 /// log(diameter^2 / eps) / log(1 / scaling^2) + 1, then up to max_iterations, then 1.
