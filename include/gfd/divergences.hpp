@@ -166,6 +166,16 @@ template <class D>
   else
     return true;
 }
+/// Whether divergence D is defined on R^d only (a static constexpr member `euclidean_only =
+/// true`, as smoothed_f_divergence has): velocity_system refuses it on another manifold and the
+/// registries do not instantiate it there. Defaults to false.
+template <class D>
+[[nodiscard]] constexpr bool euclidean_only() noexcept {
+  if constexpr (requires { D::euclidean_only; })
+    return D::euclidean_only;
+  else
+    return false;
+}
 
 /// velocity() of a local divergence: two evaluator passes then add_velocity.
 template <LocalDivergence D, class Problem, class V>

@@ -329,16 +329,6 @@ using divergence_variant = std::variant<f_divergence, mmd, mixed_divergence, dri
   detail::unknown(where, "divergence", name, divergence_names());
 }
 
-namespace detail {
-template <class D>
-constexpr bool euclidean_only_divergence() {
-  if constexpr (requires { D::euclidean_only; })
-    return D::euclidean_only;
-  else
-    return false;
-}
-}  // namespace detail
-
 /// Whether consumers that visit every kernel x divergence x evaluator (x manifold) (the tool,
 /// the Python module) instantiate a flow for this combination: a divergence that does not sum
 /// with the flow's kernel (uses_flow_kernel(), the transport flows) runs with gfd::gaussian only,
@@ -350,14 +340,14 @@ template <class D, class K, class E = exact_evaluator, class M = euclidean>
 [[nodiscard]] constexpr bool instantiated_combination() noexcept {
   return (uses_flow_kernel<D>() || std::is_same_v<K, gaussian>) &&
          (uses_evaluator<D>() || std::is_same_v<E, exact_evaluator>) &&
-         (M::is_euclidean || !detail::euclidean_only_divergence<D>());
+         (M::is_euclidean || !euclidean_only<D>());
 }
 
 /// Throws gfd::invalid_argument naming `where`, the divergence and the kernel, evaluator or
 /// manifold it cannot take, for a combination that instantiated_combination() rules out.
 template <class D, class K, class E = exact_evaluator, class M = euclidean>
 [[noreturn]] void refuse_combination(std::string_view where, std::string_view divergence) {
-  if constexpr (!M::is_euclidean && detail::euclidean_only_divergence<D>())
+  if constexpr (!M::is_euclidean && euclidean_only<D>())
     gfd::detail::fail(where, "the divergence '", divergence, "' is defined on R^d only, not on the "
                       "manifold '", M::name, "'");
   else if constexpr (!uses_flow_kernel<D>() && !std::is_same_v<K, gaussian>)

@@ -86,11 +86,9 @@ public:
         prepared_(mult_.size()), scratch_(mult_.size()) {
     if (mult_.empty()) detail::fail("gfd::velocity_system", "bandwidth multipliers are empty");
     for (double m : mult_) detail::require_positive("gfd::velocity_system", "bandwidth multiplier", m);
-    if constexpr (requires { D::euclidean_only; }) {
-      if constexpr (!M::is_euclidean && D::euclidean_only)
-        detail::fail("gfd::velocity_system", "the divergence '", div_.name(), "' is defined on R^d only, "
-                     "not on the manifold '", M::name, "'");
-    }
+    if constexpr (!M::is_euclidean && euclidean_only<D>())
+      detail::fail("gfd::velocity_system", "the divergence '", div_.name(), "' is defined on R^d only, "
+                   "not on the manifold '", M::name, "'");
   }
 
   [[nodiscard]] const std::vector<double>& multipliers() const noexcept { return mult_; }
