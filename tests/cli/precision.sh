@@ -37,6 +37,11 @@ for pair in "kd.csv kf.csv 2D" "gd.csv gf.csv d=40"; do
   fi
 done
 expect 2 'precision' kde --data a.csv --out kx.csv --precision half
+# --repeat K: the same sums K times, the best time reported; the output is the one evaluation's.
+expect 0 'best of 3, the first took' kde --data g40.csv --bandwidth 5 --out gr.csv --repeat 3
+if cmp -s gd.csv gr.csv; then pass "kde --repeat 3 writes what one evaluation writes"
+else fail "kde --repeat 3 wrote other sums than one evaluation"; fi
+expect 2 'repeat' kde --data a.csv --out kx.csv --repeat 0
 
 # 2. drift in float reaches the neighbourhood of the target like the double run.
 for p in double float; do
