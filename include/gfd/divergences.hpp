@@ -66,9 +66,18 @@ struct flow_problem {
   [[nodiscard]] prepared_type particles_at(Scalar hb, const vector<Scalar>& log_w) const {
     return evaluator.prepare(particles, log_w, bound_kernel<K, Scalar>(kernel, hb, "gfd::flow_problem"));
   }
-  /// Uniform log-weights -log N over the particles.
+  /// The number of particles in the whole cloud: particles.cols(), unless the evaluator spans
+  /// several processes that each hold a shard of the particles (gfd::mpi::ring_evaluator, whose
+  /// `global_count(n)` sums n over them).
+  [[nodiscard]] Eigen::Index particle_count() const {
+    if constexpr (requires { evaluator.global_count(particles.cols()); })
+      return evaluator.global_count(particles.cols());
+    else
+      return particles.cols();
+  }
+  /// Uniform log-weights -log N over the particles (N = particle_count()).
   [[nodiscard]] vector<Scalar> uniform_particle_weights() const {
-    return vector<Scalar>::Constant(particles.cols(), -std::log(Scalar(particles.cols())));
+    return vector<Scalar>::Constant(particles.cols(), -std::log(Scalar(particle_count())));
   }
 };
 

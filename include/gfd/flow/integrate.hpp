@@ -60,23 +60,24 @@ struct integrate_options {
 };
 
 /// Integrates `particles` (modified in place) along the velocity system `sys` with stepper `s`,
-/// the base bandwidth of step k from `schedule` (already started), `move` applying each step.
+/// the base bandwidth of step k from `schedule` (already started: a bandwidth_scheduler, or
+/// anything with its `at(k, targets, particles)` and `settled(k)`), `move` applying each step.
 /// Estimates are computed on the steps the observer or a stop rule needs them, and once more at
 /// the end when the last step had none. Stop rules (speed, divergence) apply once the schedule
 /// has settled (annealing over). Returns the report. No divergence, kernel or evaluator is named
 /// here: they are the system's.
 /// @throws gfd::numerical_error when a velocity or a particle becomes non-finite (step, time,
 ///         first bad particle).
-template <class System, Stepper S, class Update, class Mat, class Targets, class Observer>
+template <class System, Stepper S, class Update, class Mat, class Schedule, class Targets, class Observer>
 flow_report integrate(const System& sys, const S& s, const Update& move, Mat& particles,
-                      bandwidth_scheduler& schedule, const Targets& targets,
+                      Schedule& schedule, const Targets& targets,
                       const integrate_options& o, Observer&& observer) {
   using state_type = flow_state<typename Mat::Scalar, Mat::RowsAtCompileTime>;
   const long n_steps = o.max_steps;
   flow_report rep;
   step_context c;
   c.dt = o.dt;
-  double h = schedule.at(0, targets, particles);
+  double h = 0;
   state_type st;
   st.particles = &particles;
 
