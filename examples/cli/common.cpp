@@ -3,6 +3,7 @@
 /// @brief The helpers the `gfd` tool's commands share (common.hpp).
 
 #include "common.hpp"
+#include "ranks.hpp"
 
 #include <gfd/flow/system.hpp>
 #include <gfd/random.hpp>
@@ -312,6 +313,12 @@ Eigen::MatrixXd columns_of(const Eigen::MatrixXd& x, const std::vector<Eigen::In
 }
 
 void set_threads(int threads) {
+#ifdef _OPENMP
+  // Ranks on one machine share its cores: by default each takes its share (at least one); the
+  // processors it sees are already fewer when mpirun binds it to a core.
+  if (threads <= 0 && ranks().mpi)
+    threads = std::max(1, omp_get_num_procs() / std::max(1, ranks().node_size));
+#endif
   if (threads <= 0) return;
 #ifdef _OPENMP
   omp_set_num_threads(threads);

@@ -26,9 +26,13 @@
 #pragma once
 
 #include "common.hpp"
+#include "ranks.hpp"
 
 #include <gfd/flow.hpp>
 #include <gfd/registry.hpp>
+#ifdef GFD_HAS_MPI
+#include <gfd/mpi.hpp>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -147,23 +151,37 @@ struct drift_context {
 /// Runs the flow from `start` on manifold M (the plane or the sphere), with the progress line,
 /// `panels` picture snapshots (none when `panels` is 0: no picture) and the --trajectory
 /// snapshots. The kernel, divergence and evaluator are visited once: the flow is typed.
+///
+/// Under mpirun (ranks()), `targets` and `start` are this rank's shares, the flow is
+/// gfd::mpi::flow, and the snapshots and the final particles are gathered on rank 0 (the
+/// others return no particles). Collective then.
 template <class M>
 drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
                     const Eigen::MatrixXd& targets, const Eigen::MatrixXd& start, int panels,
                     const any_kernel& kernel, const any_divergence& divergence,
                     const any_evaluator& evaluator, const M& manifold) {
   drift_run r;
-  r.x = start;
+  const bool root = ranks().root();
+  // The whole cloud on rank 0 from every rank's share (the share itself on one process).
+  auto whole = [&]<class S>(const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& x) -> Eigen::MatrixXd {
+#ifdef GFD_HAS_MPI
+    if (ranks().mpi) return gfd::mpi::communicator().gather<S, Eigen::Dynamic>(x, 0).template cast<double>();
+#endif
+    return x.template cast<double>();
+  };
   // Snapshot steps: evenly spaced over the run, including the start and the end.
   std::vector<long> panel_steps;
   for (int k = 0; k < panels; ++k)
     panel_steps.push_back(static_cast<long>(
         std::llround(static_cast<double>(k) * static_cast<double>(a.steps) / (panels - 1))));
   r.traj_every = a.trajectory_every > 0 ? a.trajectory_every : std::max(1L, a.steps / 50);
-  if (panels > 0) r.panel_shots.push_back({0, 0, std::numeric_limits<double>::quiet_NaN(), picture_columns(r.x)});
-  if (!a.trajectory.empty()) r.traj_shots.push_back({0, 0, 0, r.x});
+  {
+    const Eigen::MatrixXd x0 = panels > 0 || !a.trajectory.empty() ? whole(start) : Eigen::MatrixXd();
+    if (root && panels > 0) r.panel_shots.push_back({0, 0, std::numeric_limits<double>::quiet_NaN(), picture_columns(x0)});
+    if (root && !a.trajectory.empty()) r.traj_shots.push_back({0, 0, 0, x0});
+  }
 
-  progress bar(!a.quiet && stderr_is_terminal(), a.steps);
+  progress bar(root && !a.quiet && stderr_is_terminal(), a.steps);
   const auto t_flow = steady::now();
   // Scalar S: --precision. A float flow keeps its particles and targets in float (the kernel
   // sums in the log domain as in double); snapshots and the result come back as double.
@@ -171,20 +189,42 @@ drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
     using K = std::decay_t<decltype(k)>;
     using E = std::decay_t<decltype(ev)>;
     using matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
-    matrix x = r.x.template cast<S>();
+    matrix x = start.template cast<S>();
     const matrix y = targets.template cast<S>();
     auto observe = [&](const gfd::flow_state<S, Eigen::Dynamic>& st) {
-      bar.update(st.step, [&] {
-        return "t = " + num(st.time) + "  h = " + num(st.bandwidth) + "  estimate = " +
-               (std::isnan(st.estimate) ? std::string("-") : num(st.estimate));
-      });
-      if (st.step == 1) r.first_h = st.bandwidth;
-      if (panels > 0 &&
-          std::find(panel_steps.begin() + 1, panel_steps.end(), st.step) != panel_steps.end())
-        r.panel_shots.push_back({st.step, st.time, st.bandwidth, picture_columns(*st.particles)});
-      if (!a.trajectory.empty() && (st.step % r.traj_every == 0 || st.step == a.steps))
-        r.traj_shots.push_back({st.step, st.time, st.bandwidth, st.particles->template cast<double>()});
+      try {
+        bar.update(st.step, [&] {
+          return "t = " + num(st.time) + "  h = " + num(st.bandwidth) + "  estimate = " +
+                 (std::isnan(st.estimate) ? std::string("-") : num(st.estimate));
+        });
+        if (st.step == 1) r.first_h = st.bandwidth;
+        const bool panel = panels > 0 && std::find(panel_steps.begin() + 1, panel_steps.end(),
+                                                   st.step) != panel_steps.end();
+        const bool traj = !a.trajectory.empty() && (st.step % r.traj_every == 0 || st.step == a.steps);
+        if (!panel && !traj) return;
+        const Eigen::MatrixXd now = whole(*st.particles);  // collective under mpirun
+        if (!root) return;
+        if (panel) r.panel_shots.push_back({st.step, st.time, st.bandwidth, picture_columns(now)});
+        if (traj) r.traj_shots.push_back({st.step, st.time, st.bandwidth, now});
+      } catch (const std::exception& e) {
+        // On one rank only (out of memory for a snapshot): the others cannot know, so end them.
+        if (!ranks().mpi || ranks().size == 1) throw;
+        std::cerr << "gfd: error: rank " << ranks().rank << ": " << printable(e.what()) << "\n";
+        abort_ranks(exit_failure);
+      }
     };
+#ifdef GFD_HAS_MPI
+    // Across ranks in double only: each MPI flow type costs as much compile time as the
+    // one-process flows of the tool together, and float would double it (run_drift_command
+    // refuses --precision float under mpirun).
+    if constexpr (std::is_same_v<S, double>)
+      if (ranks().mpi) {
+        r.rep = gfd::mpi::flow<K, S, Eigen::Dynamic, E, M>(gfd::mpi::communicator(), y, opt, k, ev, manifold)
+                    .run(x, div, observe);
+        r.x = whole(x);
+        return;
+      }
+#endif
     r.rep = gfd::flow<K, S, Eigen::Dynamic, E, M>(y, opt, k, ev, manifold).run(x, div, observe);
     r.x = x.template cast<double>();
   };
@@ -203,45 +243,81 @@ drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
       kernel, divergence, evaluator);
   r.seconds = seconds_since(t_flow);
   bar.finish();
-  if (panels > 0 && r.panel_shots.back().step != r.rep.steps)  // stopped early by a tolerance
+  if (root && panels > 0 && r.panel_shots.back().step != r.rep.steps)  // stopped early by a tolerance
     r.panel_shots.push_back({r.rep.steps, r.rep.time, r.rep.bandwidth, picture_columns(r.x)});
   return r;
+}
+
+/// This rank's even share (gfd::mpi::shard_range) of rank 0's `all` (d x n); `all` itself on
+/// one process. Collective under mpirun.
+inline Eigen::MatrixXd share_of(const Eigen::MatrixXd& all, Eigen::Index d) {
+#ifdef GFD_HAS_MPI
+  if (ranks().mpi) return gfd::mpi::communicator().scatter<double, Eigen::Dynamic>(all, d, 0);
+#endif
+  (void)d;
+  return all;
+}
+
+/// Rank 0's `x` on every rank (collective under mpirun).
+inline long long shared_from_root(long long x) {
+#ifdef GFD_HAS_MPI
+  if (ranks().mpi) MPI_Bcast(&x, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+#endif
+  return x;
 }
 
 /// `gfd drift` on the space `s`: everything but the manifold-specific parts.
 template <class Space>
 int run_drift_command(const drift_args& a, bool explicit_outputs, Space& s) {
   const auto t_total = steady::now();
-  check_output(a.out, "--out", false);
-  check_output(a.trajectory, "--trajectory", false);
-  check_output(a.png, "--png", true);
-  check_png_available(a.png, "--png");
-  check_distinct_files({{"--target", a.target}, {"--init", a.init}},
-                       {{"--out", a.out}, {"--trajectory", a.trajectory}, {"--png", a.png}});
-  if (a.n_given && a.init != "gaussian" && a.init != "uniform")
-    throw usage_error("--n " + std::to_string(a.n) + " and --init " + a.init +
-                      ": the file gives the particles, and so N; drop --n (a toy target's M "
-                      "defaults to that N, --m sets it)");
-  std::string png = a.png;
-  s.before_run(explicit_outputs, png);
-  set_threads(a.threads);
-
-  std::string bw_desc;
-  gfd::flow_options opt = drift_flow_options(a, bw_desc);
-  s.adjust(opt);
-  const any_kernel kernel = make_kernel(a.kernel, a.imq_beta);
-  const any_divergence divergence = make_divergence(a.divergence);
-  const any_evaluator evaluator = make_evaluator(a.evaluator, a.tolerance);
-  const std::string title = divergence_title(a.divergence);
-
-  s.make_problem();
+  start_mpi_if_launched();
+  const bool root = ranks().root();
+  std::string png = a.png, bw_desc, title;
+  gfd::flow_options opt;
+  std::optional<any_kernel> kernel;
+  std::optional<any_divergence> divergence;
+  std::optional<any_evaluator> evaluator;
+  // Every rank checks the command line (the same everywhere); rank 0 alone reads the inputs and
+  // prints the header. A failure on any rank stops every rank with its message (ranks.hpp).
+  agree_on_ranks([&] {
+    check_output(a.out, "--out", false);
+    check_output(a.trajectory, "--trajectory", false);
+    check_output(a.png, "--png", true);
+    check_png_available(a.png, "--png");
+    check_distinct_files({{"--target", a.target}, {"--init", a.init}},
+                         {{"--out", a.out}, {"--trajectory", a.trajectory}, {"--png", a.png}});
+    if (a.n_given && a.init != "gaussian" && a.init != "uniform")
+      throw usage_error("--n " + std::to_string(a.n) + " and --init " + a.init +
+                        ": the file gives the particles, and so N; drop --n (a toy target's M "
+                        "defaults to that N, --m sets it)");
+    if (ranks().mpi && a.precision != "double")
+      throw usage_error("--precision " + a.precision + ": across MPI ranks gfd drift runs in double "
+                        "only; drop --precision, or run one process");
+    if (root) s.before_run(explicit_outputs, png);
+    set_threads(a.threads);
+    opt = drift_flow_options(a, bw_desc);
+    s.adjust(opt);
+    kernel = make_kernel(a.kernel, a.imq_beta);
+    divergence = make_divergence(a.divergence);
+    evaluator = make_evaluator(a.evaluator, a.tolerance);
+    title = divergence_title(a.divergence);
+    if (!root) return;
+    s.make_problem();
+    s.after_problem(explicit_outputs, png);
+    s.print_header(title, bw_desc);
+    std::cout.flush();  // the header shows before the flow, even with output captured
+  });
   const drift_problem& p = s.problem();
-  s.after_problem(explicit_outputs, png);
-  s.print_header(title, bw_desc);
 
-  std::cout.flush();  // the header shows before the flow, even with output captured
-  const drift_run run = run_drift(a, opt, p.targets, p.start, png.empty() ? 0 : s.panels(),
-                                  kernel, divergence, evaluator, s.manifold());
+  // Under mpirun every rank takes its share of the targets and the particles.
+  const auto d = static_cast<Eigen::Index>(shared_from_root(p.targets.rows()));
+  const int panels = static_cast<int>(shared_from_root(png.empty() ? 0 : s.panels()));
+  Eigen::MatrixXd my_targets, my_start;
+  if (ranks().mpi) my_targets = share_of(p.targets, d), my_start = share_of(p.start, d);
+  const drift_run run = run_drift(a, opt, ranks().mpi ? my_targets : p.targets,
+                                  ranks().mpi ? my_start : p.start, panels, *kernel, *divergence,
+                                  *evaluator, s.manifold());
+  if (!root) return exit_ok;  // rank 0 reports and writes
   const gfd::flow_report& rep = run.rep;
 
   // The flow's line as soon as the flow ends: the metrics below take a while on large clouds.

@@ -133,7 +133,7 @@ public:
               << " particles, M = " << p.targets.cols() << " targets, d = " << p.targets.rows() << "\n"
               << "  " << a.kernel << " kernel, bandwidth " << bw_desc << ", " << a.stepper
               << " dt = " << num(a.dt) << " (units of h^2), " << a.steps << " steps, seed " << a.seed
-              << ", " << thread_count() << " thread(s)\n";
+              << parallelism_note(thread_count()) << "\n";
   }
 
   // Metrics against the held-out sample; one MMD bandwidth for every column.

@@ -355,7 +355,7 @@ public:
               << (a.kernel == "gaussian" ? " (= von Mises-Fisher, kappa = 1/h^2)" : "")
               << ", bandwidth " << bw_desc << ", " << a.stepper << " dt = " << num(a.dt)
               << " (units of h^2) along the " << step_name() << ", " << a.steps << " steps, seed "
-              << a.seed << ", " << thread_count() << " thread(s)\n"
+              << a.seed << parallelism_note(thread_count()) << "\n"
               << p.notes;
   }
 

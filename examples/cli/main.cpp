@@ -6,6 +6,7 @@
 ///        errors to exit codes: 0 success, 1 the run failed, 2 bad usage or bad input.
 
 #include "common.hpp"
+#include "ranks.hpp"
 
 #include <gfd/error.hpp>
 #include <gfd/memory.hpp>
@@ -15,8 +16,26 @@
 #include <string>
 #include <vector>
 
+namespace {
+
+/// Ends the MPI session of `mpirun -np P gfd drift` on every way out of main (ranks.hpp).
+struct mpi_session_end {
+  mpi_session_end() = default;
+  mpi_session_end(const mpi_session_end&) = delete;
+  mpi_session_end& operator=(const mpi_session_end&) = delete;
+  ~mpi_session_end() { gfd_cli::stop_mpi(); }
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace gfd_cli;
+  const mpi_session_end mpi_end;
+  // Under mpirun every rank runs main; only rank 0 prints errors (they are the same on every
+  // rank: the command line is, and gfd drift agrees on the others, ranks.hpp).
+  auto error = [](const char* prefix, const std::string& what) {
+    if (printing_rank()) std::cerr << prefix << what << "\n";
+  };
 #ifdef SIGXFSZ
   // Past a file-size limit (ulimit -f) a write then fails with EFBIG, which the atomic writer
   // reports and cleans up after, instead of the signal killing the process and leaving its
@@ -52,7 +71,8 @@ int main(int argc, char** argv) {
       expected += (i == 0 ? "" : i + 1 == commands.size() ? " or " : ", ") + name;
     }
     if (!known) {
-      std::cerr << "gfd: unknown command " << gfd::detail::quoted_excerpt(first) << " (expected "
+      if (printing_rank())
+        std::cerr << "gfd: unknown command " << gfd::detail::quoted_excerpt(first) << " (expected "
                 << expected << ")\n"
                 << "Run with --help for more information.\n";
       return exit_usage;
@@ -67,7 +87,13 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // CLI11's message quotes the user's text: escaped and abbreviated like every other one.
-    std::cerr << printable(e.what()) << "\nRun with --help for more information.\n";
+    error("", printable(e.what()) + "\nRun with --help for more information.");
+    return exit_usage;
+  }
+  if (launcher_size() > 1 && !commands.front().app->parsed()) {
+    error("gfd: error: ", "launched on " + std::to_string(launcher_size()) +
+                              " MPI ranks: only gfd drift runs across ranks; run this command as "
+                              "one process");
     return exit_usage;
   }
 
@@ -75,17 +101,17 @@ int main(int argc, char** argv) {
     for (const auto& c : commands)
       if (c.app->parsed()) return c.run();
   } catch (const usage_error& e) {
-    std::cerr << "gfd: error: " << printable(e.what()) << "\n";
+    error("gfd: error: ", printable(e.what()));
     return exit_usage;
   } catch (const gfd::invalid_argument& e) {
     // Bad input: malformed or missing files (the message names the file, line and column).
-    std::cerr << "gfd: error: " << printable(e.what()) << "\n";
+    error("gfd: error: ", printable(e.what()));
     return exit_usage;
   } catch (const gfd::numerical_error& e) {
-    std::cerr << "gfd: the run failed: " << printable(e.what()) << "\n";
+    error("gfd: the run failed: ", printable(e.what()));
     return exit_failure;
   } catch (const std::exception& e) {
-    std::cerr << "gfd: error: " << printable(e.what()) << "\n";
+    error("gfd: error: ", printable(e.what()));
     return exit_failure;
   }
   return exit_usage;
