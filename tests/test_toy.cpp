@@ -194,3 +194,69 @@ TEST_CASE("sample rejects unknown names and n <= 0", "[toy]") {
                     contains_substring("gfd::toy::sample") && contains_substring("> 0"));
   CHECK_THROWS_AS(gfd::toy::sample("moons", -5, 1), gfd::invalid_argument);
 }
+
+TEST_CASE("sample_labels gives each point of sample() its class", "[toy]") {
+  const Eigen::Index n = 4000;
+  const std::uint64_t seed = 17;
+  // Mixtures: the labelled component is the nearest centre (the components are 10.8 and 15 sd
+  // apart, so a point nearer another centre would be a wrong label, not chance), and every
+  // component is used about equally.
+  for (const char* name : {"8gaussians", "25gaussians"}) {
+    INFO(name);
+    const Eigen::MatrixXd x = gfd::toy::sample(name, n, seed);
+    const std::vector<int> lab = gfd::toy::sample_labels(name, n, seed);
+    const auto mix = *gfd::toy::mixture_of(name);
+    const int k = gfd::toy::class_count(name);
+    REQUIRE(k == mix.centres.cols());
+    REQUIRE(lab.size() == static_cast<std::size_t>(n));
+    std::vector<Eigen::Index> count(static_cast<std::size_t>(k), 0);
+    Eigen::Index wrong = 0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const int c = lab[static_cast<std::size_t>(i)];
+      REQUIRE((c >= 0 && c < k));
+      ++count[static_cast<std::size_t>(c)];
+      wrong += nearest(mix.centres, x.col(i)) != c ? 1 : 0;
+    }
+    CHECK(wrong == 0);
+    for (Eigen::Index c : count) CHECK(within_binomial(c, n, 1.0 / k));
+  }
+  // Checkerboard: each point lies in its labelled dark cell (cell = a + 4 (b / 2)).
+  {
+    const Eigen::MatrixXd x = gfd::toy::sample("checkerboard", n, seed);
+    const std::vector<int> lab = gfd::toy::sample_labels("checkerboard", n, seed);
+    Eigen::Index wrong = 0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const int a = static_cast<int>(std::floor((x(0, i) + 4.0) / 2.0));
+      const int b = static_cast<int>(std::floor((x(1, i) + 4.0) / 2.0));
+      wrong += (a + 4 * (b / 2)) != lab[static_cast<std::size_t>(i)] ? 1 : 0;
+    }
+    CHECK(wrong == 0);
+  }
+  // Rings: the labelled ring is the nearest radius (0.75 apart, noise sd 0.08).
+  {
+    const Eigen::MatrixXd x = gfd::toy::sample("rings", n, seed);
+    const std::vector<int> lab = gfd::toy::sample_labels("rings", n, seed);
+    Eigen::Index wrong = 0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const double ring = std::round(x.col(i).norm() / 0.75) - 1;
+      wrong += static_cast<int>(ring) != lab[static_cast<std::size_t>(i)] ? 1 : 0;
+    }
+    CHECK(wrong == 0);
+  }
+  // Moons: the upper moon (label 0) lies above the lower one on average.
+  {
+    const Eigen::MatrixXd x = gfd::toy::sample("moons", n, seed);
+    const std::vector<int> lab = gfd::toy::sample_labels("moons", n, seed);
+    double up = 0, down = 0;
+    for (Eigen::Index i = 0; i < n; ++i) (lab[static_cast<std::size_t>(i)] == 0 ? up : down) += x(1, i);
+    CHECK(up / (n / 2) > down / (n / 2) + 1.0);
+  }
+  // The same seed gives the same labels; sampling the labels leaves the points as they were.
+  CHECK(gfd::toy::sample_labels("8gaussians", 100, 3) == gfd::toy::sample_labels("8gaussians", 100, 3));
+  CHECK(gfd::toy::sample_labels("8gaussians", 100, 3) != gfd::toy::sample_labels("8gaussians", 100, 4));
+  CHECK(gfd::toy::class_count("swissroll") == 0);
+  CHECK_THROWS_WITH(gfd::toy::sample_labels("swissroll", 10, 0),
+                    gfd_test::contains_substring("gfd::toy::sample_labels") && gfd_test::contains_substring("no classes"));
+  CHECK_THROWS_WITH(gfd::toy::sample_labels("nope", 10, 0), gfd_test::contains_substring("unknown toy 'nope'"));
+  CHECK_THROWS_WITH(gfd::toy::sample_labels("moons", 0, 0), gfd_test::contains_substring("must be > 0, got 0"));
+}

@@ -12,6 +12,14 @@
 namespace gfd_cli {
 namespace {
 
+/// The toys with classes, for messages.
+std::string labelled_toys() {
+  std::string s;
+  for (const auto& n : gfd::toy::names())
+    if (gfd::toy::class_count(n) > 0) s += (s.empty() ? "" : ", ") + n + " " + std::to_string(gfd::toy::class_count(n));
+  return s;
+}
+
 struct sample_args {
   std::string name;
   long n = 1000;
@@ -19,6 +27,7 @@ struct sample_args {
   std::uint64_t seed = 0;
   std::string out, png;
   bool list = false;
+  bool labels = false;
 };
 
 int cmd_sample(const sample_args& a) {
@@ -49,7 +58,22 @@ int cmd_sample(const sample_args& a) {
     throw usage_error("sample: unknown distribution '" + a.name + "' (valid: " + toy_list() +
                       ", gaussian, uniform)");
   }
-  if (!a.out.empty()) {
+  if (a.labels) {
+    if (!is_toy(a.name) || gfd::toy::class_count(a.name) == 0)
+      throw usage_error("sample --labels: " + a.name + " has no classes (the toys with classes: " +
+                        labelled_toys() + ")");
+    if (a.out.empty()) throw usage_error("sample --labels: give --out FILE for the label column");
+  }
+  if (!a.out.empty() && a.labels) {
+    // A third column: the class of each point (gfd::toy::sample_labels replays the same draws).
+    const std::vector<int> labels = gfd::toy::sample_labels(a.name, a.n, a.seed);
+    Eigen::MatrixXd table(x.rows() + 1, x.cols());
+    table.topRows(x.rows()) = x;
+    for (Eigen::Index i = 0; i < x.cols(); ++i) table(x.rows(), i) = labels[static_cast<std::size_t>(i)];
+    gfd::write_points(a.out, table, {"x0", "x1", "label"});
+    std::cout << "wrote " << a.n << " points of " << a.name << " with their labels (" << gfd::toy::class_count(a.name)
+              << " classes, seed " << a.seed << ") to " << a.out << "\n";
+  } else if (!a.out.empty()) {
     gfd::write_points(a.out, x);
     std::cout << "wrote " << a.n << " points of " << a.name << " (d = " << x.rows() << ", seed "
               << a.seed << ") to " << a.out << "\n";
@@ -80,6 +104,9 @@ command add_sample_command(CLI::App& app) {
   sample->add_option("--out", a.out, "Output file (.csv or .npy)");
   sample->add_option("--png", a.png, "Also draw the sample (.png)");
   sample->add_flag("--list", a.list, "List the distributions");
+  sample->add_flag("--labels", a.labels,
+                   "Add a label column: each point's class (the mixture component, the moon, "
+                   "the cell, the ring or the arm; " + labelled_toys() + ")");
 
   return {sample, [args] { return cmd_sample(*args); }};
 }

@@ -62,15 +62,35 @@ inline void check_count(std::string_view where, Eigen::Index n) {
   if (n < 0) gfd::detail::fail(where, "number of points must be >= 0, got ", n);
 }
 
-/// Draws n points from an equal-weight mixture (component chosen uniformly per point).
-inline Eigen::MatrixXd sample_mixture(const mixture& m, Eigen::Index n, std::mt19937_64& rng) {
+/// Draws n points from an equal-weight mixture (component chosen uniformly per point); the
+/// component of each point in `labels` when given.
+inline Eigen::MatrixXd sample_mixture(const mixture& m, Eigen::Index n, std::mt19937_64& rng,
+                                      std::vector<int>* labels = nullptr) {
   gfd::normal_source normal(rng);
   const Eigen::Index d = m.centres.rows();
   const auto k = static_cast<std::uint64_t>(m.centres.cols());
   Eigen::MatrixXd out(d, n);
+  if (labels) labels->resize(static_cast<std::size_t>(n));
   for (Eigen::Index i = 0; i < n; ++i) {
     const auto c = static_cast<Eigen::Index>(gfd::uniform_index(rng, k));
+    if (labels) (*labels)[static_cast<std::size_t>(i)] = static_cast<int>(c);
     for (Eigen::Index r = 0; r < d; ++r) out(r, i) = m.centres(r, c) + m.stddev * normal();
+  }
+  return out;
+}
+
+/// The checkerboard's points; the dark cell (0..7) of each in `labels` when given.
+inline Eigen::MatrixXd sample_checkerboard(Eigen::Index n, std::mt19937_64& rng,
+                                           std::vector<int>* labels = nullptr) {
+  Eigen::MatrixXd out(2, n);
+  if (labels) labels->resize(static_cast<std::size_t>(n));
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const auto cell = static_cast<int>(gfd::uniform_index(rng, 8));
+    if (labels) (*labels)[static_cast<std::size_t>(i)] = cell;
+    const int a = cell % 4;
+    const int b = 2 * (cell / 4) + (a % 2);  // b has the parity of a: a + b even
+    out(0, i) = -4.0 + 2.0 * (a + gfd::uniform01(rng));
+    out(1, i) = -4.0 + 2.0 * (b + gfd::uniform01(rng));
   }
   return out;
 }
@@ -176,15 +196,7 @@ template <class Scalar = double>
 template <class Scalar = double>
 [[nodiscard]] points<Scalar> checkerboard(Eigen::Index n, std::mt19937_64& rng) {
   detail::check_count("gfd::toy::checkerboard", n);
-  Eigen::MatrixXd out(2, n);
-  for (Eigen::Index i = 0; i < n; ++i) {
-    const auto cell = static_cast<int>(gfd::uniform_index(rng, 8));
-    const int a = cell % 4;
-    const int b = 2 * (cell / 4) + (a % 2);  // b has the parity of a: a + b even
-    out(0, i) = -4.0 + 2.0 * (a + gfd::uniform01(rng));
-    out(1, i) = -4.0 + 2.0 * (b + gfd::uniform01(rng));
-  }
-  return out.template cast<Scalar>();
+  return detail::sample_checkerboard(n, rng).template cast<Scalar>();
 }
 
 /// "rings": 4 concentric circles of radii 0.75, 1.5, 2.25, 3 (FFJORD's rings), point i on ring
@@ -415,6 +427,43 @@ inline const entry* find(std::string_view name) {
   if (n <= 0) gfd::detail::fail(where, "number of points must be > 0, got ", n);
   std::mt19937_64 rng(seed);
   return e->generate(n, rng);
+}
+
+/// The number of classes of the toy called `name`, the label sample_labels() gives each point:
+/// the mixture component (8gaussians 8, 25gaussians 25), the moon (moons 2), the dark cell
+/// (checkerboard 8), the ring (rings 4), the arm (pinwheel 5, spirals 2); 0 for swissroll (one
+/// continuous curve: no classes) and for an unknown name. Complexity O(1).
+[[nodiscard]] inline int class_count(std::string_view name) {
+  if (name == "8gaussians" || name == "checkerboard") return 8;
+  if (name == "25gaussians") return 25;
+  if (name == "moons" || name == "spirals") return 2;
+  if (name == "rings") return 4;
+  if (name == "pinwheel") return 5;
+  return 0;
+}
+
+/// The class (0 .. class_count(name) - 1) of each of the n points that sample(name, n, seed)
+/// returns, in the same order: the same seed replays the same draws. Complexity O(n).
+/// Throws gfd::invalid_argument naming gfd::toy::sample_labels for an unknown name, a toy
+/// without classes (swissroll) or n <= 0.
+[[nodiscard]] inline std::vector<int> sample_labels(std::string_view name, Eigen::Index n,
+                                                    std::uint64_t seed) {
+  constexpr std::string_view where = "gfd::toy::sample_labels";
+  if (!exists(name)) gfd::detail::fail(where, "unknown toy '", name, "'");
+  const int k = class_count(name);
+  if (k == 0) gfd::detail::fail(where, "the toy '", name, "' has no classes (one continuous curve)");
+  if (n <= 0) gfd::detail::fail(where, "number of points must be > 0, got ", n);
+  std::vector<int> labels;
+  std::mt19937_64 rng(seed);
+  if (name == "8gaussians")
+    (void)detail::sample_mixture(eight_gaussians_mixture(), n, rng, &labels);
+  else if (name == "25gaussians")
+    (void)detail::sample_mixture(grid_gaussians_mixture(), n, rng, &labels);
+  else if (name == "checkerboard")
+    (void)detail::sample_checkerboard(n, rng, &labels);
+  else  // interleaved: point i in component i mod k (moons, rings, pinwheel, spirals)
+    for (Eigen::Index i = 0; i < n; ++i) labels.push_back(static_cast<int>(i % k));
+  return labels;
 }
 
 /// The mixture parameters of the toy called `name` ("8gaussians", "25gaussians"), or

@@ -53,4 +53,23 @@ expect 0 '' kde --data origin.csv --query origin.csv --bandwidth 1 --out o.csv
 awk -F, 'NR == 2 { d = $1 + log(2 * 3.141592653589793); exit !(d < 1e-12 && d > -1e-12 && $2 == 0 && $3 == 0) }' o.csv \
   && pass "kde of a single point: exact log-density and zero score" || fail "kde of a single point: $(tail -n 1 o.csv)"
 
+# gfd sample --labels: a label column (each point's class), the same points as without it.
+expect 0 '8 classes' sample 8gaussians --n 400 --seed 5 --labels --out lab.csv
+expect 0 '' sample 8gaussians --n 400 --seed 5 --out nolab.csv
+[[ $(head -n 1 lab.csv) == "x0,x1,label" ]] || fail "labelled header is '$(head -n 1 lab.csv)'"
+if cut -d, -f1,2 lab.csv | tail -n +2 | cmp -s - <(tail -n +2 nolab.csv); then
+  pass "--labels keeps the points of the unlabelled sample"
+else
+  fail "--labels changed the points"
+fi
+awk -F, 'NR > 1 { if ($3 != int($3) || $3 < 0 || $3 > 7) bad++; seen[$3] = 1 }
+  END { n = 0; for (k in seen) n++; exit !(bad == 0 && n == 8) }' lab.csv \
+  && pass "labels are the 8 classes 0..7" || fail "labels of 8gaussians are not 0..7: $(cut -d, -f3 lab.csv | sort -u | head)"
+expect 0 '' sample moons --n 10 --labels --out moons.csv
+[[ $(tail -n +2 moons.csv | cut -d, -f3 | tr '\n' ' ') == "0 1 0 1 0 1 0 1 0 1 " ]] \
+  || fail "moons labels are not the alternating moons: $(tail -n +2 moons.csv | cut -d, -f3 | tr '\n' ' ')"
+expect 2 'swissroll has no classes' sample swissroll --n 10 --labels --out s.csv
+expect 2 'has no classes' sample gaussian --n 10 --labels --out s.csv
+expect 2 'give --out' sample moons --n 10 --labels --png s.png
+
 finish
