@@ -278,6 +278,40 @@ gfd::table read_cloud(const std::string& path, Eigen::Index expected_dim) {
   return t;
 }
 
+std::vector<int> take_label_column(gfd::table& t, const std::string& spec, const std::string& what) {
+  const auto d = static_cast<Eigen::Index>(t.points.rows());
+  Eigen::Index col = -1;
+  for (Eigen::Index k = 0; k < d; ++k)
+    if (t.columns[static_cast<std::size_t>(k)] == spec) col = k;
+  if (col < 0) {
+    long idx = 0;
+    const auto [end, ec] = std::from_chars(spec.data(), spec.data() + spec.size(), idx);
+    if (ec == std::errc() && end == spec.data() + spec.size() && idx >= -d && idx < d)
+      col = idx < 0 ? d + idx : idx;
+  }
+  if (col < 0) {
+    std::string names;
+    for (const auto& c : t.columns) names += (names.empty() ? "" : ", ") + c;
+    throw usage_error(what + ": no label column '" + spec + "' (columns: " + names +
+                      "; give a name or a 0-based index, -1 for the last)");
+  }
+  if (d < 2) throw usage_error(what + ": the label column '" + spec + "' is the only column: no coordinates left");
+  std::vector<int> labels(static_cast<std::size_t>(t.points.cols()));
+  for (Eigen::Index i = 0; i < t.points.cols(); ++i) {
+    const double v = t.points(col, i);
+    if (!(v >= 0 && v < (1 << 20) && v == std::floor(v)))
+      throw usage_error(what + ": label " + num(v) + " of point " + std::to_string(i + 1) + " in column '" +
+                        t.columns[static_cast<std::size_t>(col)] + "' is not a class 0, 1, 2, ... (< 2^20)");
+    labels[static_cast<std::size_t>(i)] = static_cast<int>(v);
+  }
+  Eigen::MatrixXd rest(d - 1, t.points.cols());
+  rest.topRows(col) = t.points.topRows(col);
+  rest.bottomRows(d - 1 - col) = t.points.bottomRows(d - 1 - col);
+  t.points = std::move(rest);
+  t.columns.erase(t.columns.begin() + col);
+  return labels;
+}
+
 /// A point cloud "NAME" (toy) or "FILE"; n points of a toy, drawn with `seed`.
 bool is_toy(const std::string& s) { return gfd::toy::exists(s); }
 

@@ -129,6 +129,12 @@ std::string printable(const std::string& message);
 
 /// Reads a point cloud with its column names (x0, x1, ... for .npy and header-less CSV).
 gfd::table read_cloud(const std::string& path, Eigen::Index expected_dim = -1);
+/// Removes the label column `spec` (a column name, or a 0-based index, negative from the end:
+/// -1 is the last column, which is how a .npy file carries its labels) from `t` and returns it:
+/// one class 0, 1, 2, ... per point. `what` names the file in messages. @throws usage_error for
+/// a missing column (the message lists the columns), a table with no other column, or a label
+/// that is not an integer in [0, 2^20).
+std::vector<int> take_label_column(gfd::table& t, const std::string& spec, const std::string& what);
 
 /// Whether `s` names a toy of the plane (gfd::toy::names()).
 bool is_toy(const std::string& s);

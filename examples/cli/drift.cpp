@@ -86,7 +86,15 @@ gfd::flow_options drift_flow_options(const drift_args& a, std::string& bw_desc) 
 // ---------------------------------------------------------------------------------------------
 
 void drift_run::write_outputs(const drift_args& a, const std::vector<std::string>& columns) const {
-  if (!a.out.empty()) {
+  if (!a.out.empty() && !labels.empty()) {  // --conditional: the class as a last column
+    Eigen::MatrixXd table(x.rows() + 1, x.cols());
+    table.topRows(x.rows()) = x;
+    for (Eigen::Index i = 0; i < x.cols(); ++i) table(x.rows(), i) = labels[static_cast<std::size_t>(i)];
+    std::vector<std::string> names = columns;
+    names.emplace_back("label");
+    gfd::write_points(a.out, table, names);
+    std::cout << "  wrote " << a.out << " (" << x.cols() << " particles with their labels)\n";
+  } else if (!a.out.empty()) {
     gfd::write_points(a.out, x, columns);
     std::cout << "  wrote " << a.out << " (" << x.cols() << " particles)\n";
   }
@@ -232,6 +240,13 @@ command add_drift_command(CLI::App& app) {
       ->check(threads_check());
   drift->add_flag("--quiet,-q", a.quiet,
                   "No progress line (it is also off when stderr is not a terminal)");
+  drift->add_flag("--conditional", a.conditional,
+                  "Class-conditional flow: the targets' classes (a toy's components, or a file's "
+                  "--label-column) split the particles in proportion, and each class's particles "
+                  "flow toward that class's targets; --out gets a label column");
+  drift->add_option("--label-column", a.label_column,
+                    "With --conditional, the label column of a target or --init file: a name, or "
+                    "a 0-based index (-1 = the last; .npy files) [default: label]");
   add_sphere_options(drift, s);
 
 
@@ -241,8 +256,10 @@ command add_drift_command(CLI::App& app) {
             st->a.divergence.seed = st->a.seed;
             const bool explicit_outputs =
                 !st->a.out.empty() || !st->a.png.empty() || !st->a.trajectory.empty();
-            if (sphere_requested(*drift, st->s))
+            if (sphere_requested(*drift, st->s)) {
+              if (st->a.conditional) throw usage_error("--conditional is for flows in R^d, not on the sphere");
               return drift_sphere(st->a, st->s, *drift, explicit_outputs);
+            }
             return drift_plane(st->a, explicit_outputs);
           }};
 }

@@ -73,6 +73,8 @@ struct drift_args {
   std::string evaluator = "exact";
   std::string precision = "double";  ///< of the particles, targets and kernel sums
   double tolerance = 1e-3;
+  bool conditional = false;  ///< each class's particles toward its class's targets
+  std::string label_column;  ///< of a target / --init file (default with --conditional: "label")
 };
 
 /// The options `gfd drift` has only on the sphere (the rest are drift_args).
@@ -100,6 +102,9 @@ struct drift_problem {
   std::vector<std::string> columns;
   std::string target_name;  // for titles
   std::string heldout_note, reference_note;
+  /// --conditional: the class of each target and each start particle (0 .. classes - 1).
+  std::vector<int> target_labels, start_labels;
+  int classes = 0;
 };
 
 /// The seeded split of a target file of `total` points: a permutation (seed + 2), the first
@@ -129,6 +134,8 @@ struct drift_run {
   double seconds = 0;
   long traj_every = 1;
   std::vector<snapshot> panel_shots, traj_shots;
+  std::vector<int> labels;  ///< --conditional: the class of each particle (written as a column)
+  std::vector<std::string> class_lines;  ///< --conditional: one summary line per class
 
   /// Writes --out (the final particles) and --trajectory (columns step, particle, then the
   /// coordinates `columns`) when asked for, each atomically, and says so.
@@ -248,6 +255,52 @@ drift_run run_drift(const drift_args& a, const gfd::flow_options& opt,
   return r;
 }
 
+/// --conditional: each class's particles flow toward that class's targets, class after class,
+/// with the same options (each class's bandwidth schedule on its own targets); the particles,
+/// their labels and the picture's snapshots are put back together.
+template <class M>
+drift_run run_conditional_drift(const drift_args& a, const gfd::flow_options& opt, const drift_problem& p,
+                                int panels, const any_kernel& kernel, const any_divergence& divergence,
+                                const any_evaluator& evaluator, const M& manifold) {
+  drift_run all;
+  all.x = p.start;
+  all.labels = p.start_labels;
+  std::vector<Eigen::MatrixXd> shots;
+  for (int c = 0; c < p.classes; ++c) {
+    std::vector<Eigen::Index> iy, ix;
+    for (std::size_t j = 0; j < p.target_labels.size(); ++j)
+      if (p.target_labels[j] == c) iy.push_back(static_cast<Eigen::Index>(j));
+    for (std::size_t i = 0; i < p.start_labels.size(); ++i)
+      if (p.start_labels[i] == c) ix.push_back(static_cast<Eigen::Index>(i));
+    if (ix.empty()) continue;
+    const drift_run r = run_drift(a, opt, columns_of(p.targets, iy, 0, iy.size()),
+                                  columns_of(p.start, ix, 0, ix.size()), panels, kernel, divergence,
+                                  evaluator, manifold);
+    for (std::size_t i = 0; i < ix.size(); ++i) all.x.col(ix[i]) = r.x.col(static_cast<Eigen::Index>(i));
+    for (std::size_t k = 0; k < r.panel_shots.size(); ++k) {
+      if (k >= all.panel_shots.size()) {
+        all.panel_shots.push_back(r.panel_shots[k]);
+        all.panel_shots.back().bandwidth = std::numeric_limits<double>::quiet_NaN();  // one per class
+        shots.push_back(r.panel_shots[k].x);
+      } else {
+        Eigen::MatrixXd& s = shots[k];
+        Eigen::MatrixXd joined(s.rows(), s.cols() + r.panel_shots[k].x.cols());
+        joined << s, r.panel_shots[k].x;
+        s = std::move(joined);
+      }
+    }
+    if (c == 0 || r.rep.steps > all.rep.steps) all.rep = r.rep;
+    if (std::isnan(all.first_h)) all.first_h = r.first_h;
+    all.seconds += r.seconds;
+    all.class_lines.push_back("class " + std::to_string(c) + ": " + std::to_string(ix.size()) +
+                              " particles toward " + std::to_string(iy.size()) + " targets, " +
+                              std::to_string(r.rep.steps) + " steps, h " + num3(r.first_h) + " -> " +
+                              num3(r.rep.bandwidth) + ", stopped by " + r.rep.stop_reason);
+  }
+  for (std::size_t k = 0; k < shots.size(); ++k) all.panel_shots[k].x = picture_columns(shots[k]);
+  return all;
+}
+
 /// This rank's even share (gfd::mpi::shard_range) of rank 0's `all` (d x n); `all` itself on
 /// one process. Collective under mpirun.
 inline Eigen::MatrixXd share_of(const Eigen::MatrixXd& all, Eigen::Index d) {
@@ -290,6 +343,13 @@ int run_drift_command(const drift_args& a, bool explicit_outputs, Space& s) {
       throw usage_error("--n " + std::to_string(a.n) + " and --init " + a.init +
                         ": the file gives the particles, and so N; drop --n (a toy target's M "
                         "defaults to that N, --m sets it)");
+    if (a.conditional && ranks().mpi)
+      throw usage_error("--conditional runs in one process (not across MPI ranks yet)");
+    if (a.conditional && !a.trajectory.empty())
+      throw usage_error("--conditional and --trajectory: the classes run one after another; "
+                        "write the final particles with --out");
+    if (!a.conditional && !a.label_column.empty())
+      throw usage_error("--label-column " + a.label_column + " needs --conditional");
     if (ranks().mpi && a.precision != "double")
       throw usage_error("--precision " + a.precision + ": across MPI ranks gfd drift runs in double "
                         "only; drop --precision, or run one process");
@@ -314,9 +374,10 @@ int run_drift_command(const drift_args& a, bool explicit_outputs, Space& s) {
   const int panels = static_cast<int>(shared_from_root(png.empty() ? 0 : s.panels()));
   Eigen::MatrixXd my_targets, my_start;
   if (ranks().mpi) my_targets = share_of(p.targets, d), my_start = share_of(p.start, d);
-  const drift_run run = run_drift(a, opt, ranks().mpi ? my_targets : p.targets,
-                                  ranks().mpi ? my_start : p.start, panels, *kernel, *divergence,
-                                  *evaluator, s.manifold());
+  const drift_run run =
+      a.conditional ? run_conditional_drift(a, opt, p, panels, *kernel, *divergence, *evaluator, s.manifold())
+                    : run_drift(a, opt, ranks().mpi ? my_targets : p.targets, ranks().mpi ? my_start : p.start,
+                                panels, *kernel, *divergence, *evaluator, s.manifold());
   if (!root) return exit_ok;  // rank 0 reports and writes
   const gfd::flow_report& rep = run.rep;
 
@@ -325,7 +386,10 @@ int run_drift_command(const drift_args& a, bool explicit_outputs, Space& s) {
             << fmt("%.2f", 1e3 * run.seconds / std::max(1L, rep.steps)) << " ms/step), bandwidth "
             << run.bandwidths_used(opt, bw_desc, " -> ") << ", stopped by " << rep.stop_reason;
   if (rep.rejected_steps) std::cout << ", " << rep.rejected_steps << " rejected steps";
-  std::cout << "\n\n";
+  if (a.conditional) std::cout << " (the longest of " << run.class_lines.size() << " classes)";
+  std::cout << "\n";
+  for (const auto& line : run.class_lines) std::cout << "    " << line << "\n";
+  std::cout << "\n";
   std::cout.flush();
 
   // Metrics of the start, the final particles and the reference (the noise floor), each on a
@@ -354,6 +418,29 @@ int run_drift_command(const drift_args& a, bool explicit_outputs, Space& s) {
   else
     std::cout << "  metrics on every point (all clouds within --metric-points " << k << ")\n\n";
   s.print_metrics(m0, m1, mr);
+  if (a.conditional) {
+    // The share of particles whose nearest target has their class, on seeded subsamples of at
+    // most --metric-points particles and targets.
+    auto agreement = [&](const Eigen::MatrixXd& x) {
+      const auto px = permutation(x.cols(), a.seed + 105), py = permutation(p.targets.cols(), a.seed + 106);
+      const Eigen::Index nx = std::min(x.cols(), k), ny = std::min(p.targets.cols(), k);
+      long same = 0;
+      for (Eigen::Index i = 0; i < nx; ++i) {
+        const Eigen::Index xi = px[static_cast<std::size_t>(i)];
+        double best = std::numeric_limits<double>::infinity();
+        int label = -1;
+        for (Eigen::Index j = 0; j < ny; ++j) {
+          const Eigen::Index yj = py[static_cast<std::size_t>(j)];
+          const double dist = (x.col(xi) - p.targets.col(yj)).squaredNorm();
+          if (dist < best) best = dist, label = p.target_labels[static_cast<std::size_t>(yj)];
+        }
+        same += label == p.start_labels[static_cast<std::size_t>(xi)] ? 1 : 0;
+      }
+      return fmt("%.1f%%", 100.0 * static_cast<double>(same) / static_cast<double>(std::max<Eigen::Index>(nx, 1)));
+    };
+    std::cout << "\n  class agreement (the nearest target has the particle's class): start "
+              << agreement(p.start) << ", final " << agreement(run.x) << "\n";
+  }
 
   run.write_outputs(a, p.columns);
   if (!png.empty())

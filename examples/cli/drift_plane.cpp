@@ -51,12 +51,29 @@ public:
     std::vector<Eigen::Index> perm;
     Eigen::Index held = 0, train = 0;
     const bool init_file = a.init != "gaussian" && a.init != "uniform";
+    const std::string label_spec = a.label_column.empty() ? "label" : a.label_column;
+    // --init FILE: its points (and with --conditional its labels), of dimension d.
+    auto read_start = [&](Eigen::Index d) {
+      if (!a.conditional) {
+        p.start = read_cloud(a.init, d).points;  // throws naming the file on a wrong dimension
+        return;
+      }
+      gfd::table t = read_cloud(a.init);
+      p.start_labels = take_label_column(t, label_spec, "--init " + a.init);
+      if (t.points.rows() != d)
+        throw usage_error("--init " + a.init + ": " + std::to_string(t.points.rows()) +
+                          " coordinates besides the label column, the target has " + std::to_string(d));
+      p.start = std::move(t.points);
+    };
     if (toy) {
+      if (a.conditional && gfd::toy::class_count(a.target) == 0)
+        throw usage_error("--conditional: the toy " + a.target + " has no classes");
       // With --init FILE the file gives N, and M defaults to it as it does to --n.
-      if (init_file) p.start = read_cloud(a.init, 2).points;
+      if (init_file) read_start(2);
       const long m = a.m > 0 ? a.m : init_file ? static_cast<long>(p.start.cols()) : a.n;
       p.target_name = a.target;
       p.targets = gfd::toy::sample(a.target, m, s);
+      if (a.conditional) p.target_labels = gfd::toy::sample_labels(a.target, m, s);
       p.modes = gfd::toy::mixture_of(a.target);
       p.columns = {"x0", "x1"};
     } else {
@@ -64,6 +81,8 @@ public:
         throw usage_error("--target " + a.target + ": neither a toy (" + toy_list() +
                           ") nor an existing .csv/.npy file");
       file = read_cloud(a.target);
+      std::vector<int> file_labels;
+      if (a.conditional) file_labels = take_label_column(file, label_spec, "--target " + a.target);
       p.columns = file.columns;
       p.target_name = std::filesystem::path(a.target).filename().string();
       const target_split split = split_targets(file.points.cols(), a);
@@ -72,6 +91,8 @@ public:
       train = split.train;
       p.targets = columns_of(file.points, perm, static_cast<std::size_t>(held),
                              static_cast<std::size_t>(train));
+      for (Eigen::Index k = 0; a.conditional && k < train; ++k)
+        p.target_labels.push_back(file_labels[static_cast<std::size_t>(perm[static_cast<std::size_t>(held + k)])]);
     }
     if (p.targets.cols() < 2) throw usage_error("the target has fewer than 2 points");
     check_flow_scale("--target " + a.target, p.targets);
@@ -96,11 +117,12 @@ public:
       for (Eigen::Index k = 0; k < d; ++k)
         p.start.row(k) = (lo(k) + (hi(k) - lo(k)) * p.start.row(k).array()).matrix();
     } else {
-      if (!toy) p.start = read_cloud(a.init, d).points;  // throws naming the file on a wrong dimension
+      if (!toy) read_start(d);
       if (p.start.cols() < 2) throw usage_error("--init " + a.init + ": needs at least 2 particles");
       check_flow_scale("--init " + a.init, p.start);
     }
     const Eigen::Index n = p.start.cols();
+    if (a.conditional) label_classes(n);
 
     // 3. Held-out and reference sets, the size of the particle cloud where possible.
     if (toy) {
@@ -128,12 +150,54 @@ public:
     }
   }
 
+  /// --conditional: the classes, and the start's labels when the start has none (a Gaussian or
+  /// uniform start): class c gets its targets' share of the n particles (largest remainders),
+  /// assigned in a seeded random order.
+  void label_classes(Eigen::Index n) {
+    int k = 0;
+    for (int c : p.target_labels) k = std::max(k, c + 1);
+    for (int c : p.start_labels) k = std::max(k, c + 1);
+    p.classes = k;
+    std::vector<Eigen::Index> targets(static_cast<std::size_t>(k), 0);
+    for (int c : p.target_labels) ++targets[static_cast<std::size_t>(c)];
+    if (p.start_labels.empty()) {
+      const auto m = static_cast<double>(p.target_labels.size());
+      std::vector<Eigen::Index> count(static_cast<std::size_t>(k));
+      std::vector<std::pair<double, int>> rest;
+      Eigen::Index given = 0;
+      for (int c = 0; c < k; ++c) {
+        const double share = static_cast<double>(n) * static_cast<double>(targets[static_cast<std::size_t>(c)]) / m;
+        count[static_cast<std::size_t>(c)] = static_cast<Eigen::Index>(std::floor(share));
+        given += count[static_cast<std::size_t>(c)];
+        rest.emplace_back(-(share - std::floor(share)), c);
+      }
+      std::sort(rest.begin(), rest.end());
+      for (Eigen::Index r = 0; r < n - given; ++r) ++count[static_cast<std::size_t>(rest[static_cast<std::size_t>(r)].second)];
+      std::vector<int> in_order;
+      for (int c = 0; c < k; ++c) in_order.insert(in_order.end(), static_cast<std::size_t>(count[static_cast<std::size_t>(c)]), c);
+      const std::vector<Eigen::Index> order = permutation(n, a.seed + 5);
+      p.start_labels.resize(static_cast<std::size_t>(n));
+      for (Eigen::Index i = 0; i < n; ++i)
+        p.start_labels[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])] = in_order[static_cast<std::size_t>(i)];
+    }
+    std::vector<Eigen::Index> particles(static_cast<std::size_t>(k), 0);
+    for (int c : p.start_labels) ++particles[static_cast<std::size_t>(c)];
+    for (int c = 0; c < k; ++c)
+      if (particles[static_cast<std::size_t>(c)] > 0 && targets[static_cast<std::size_t>(c)] < 2)
+        throw usage_error("--conditional: class " + std::to_string(c) + " has " +
+                          std::to_string(particles[static_cast<std::size_t>(c)]) + " particles but " +
+                          std::to_string(targets[static_cast<std::size_t>(c)]) +
+                          " targets (each class with particles needs at least 2 targets)");
+  }
+
   void print_header(const std::string& title, const std::string& bw_desc) const {
     std::cout << "gfd drift: " << title << " flow toward " << p.target_name << ", N = " << p.start.cols()
               << " particles, M = " << p.targets.cols() << " targets, d = " << p.targets.rows() << "\n"
               << "  " << a.kernel << " kernel, bandwidth " << bw_desc << ", " << a.stepper
               << " dt = " << num(a.dt) << " (units of h^2), " << a.steps << " steps, seed " << a.seed
               << parallelism_note(thread_count()) << "\n";
+    if (a.conditional)
+      std::cout << "  conditional: " << p.classes << " classes, each class's particles toward its own targets\n";
   }
 
   // Metrics against the held-out sample; one MMD bandwidth for every column.
@@ -209,7 +273,8 @@ public:
       plot::panel pn;
       pn.title = s.step == 0
                      ? "start"
-                     : "step " + std::to_string(s.step) + "  (h = " + num3(s.bandwidth) + ")";
+                     : "step " + std::to_string(s.step) +
+                           (std::isnan(s.bandwidth) ? std::string() : "  (h = " + num3(s.bandwidth) + ")");
       pn.layers = {tl, particle_layer(s.x, "particles")};
       fig.panels.push_back(std::move(pn));
     }
