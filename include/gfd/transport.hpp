@@ -466,6 +466,9 @@ public:
     const Eigen::VectorXd b = target_weights.template cast<double>();
     Eigen::MatrixXd disp(n, count);  // T_l - theta_l . x_i, column per direction
     std::vector<double> w2(static_cast<std::size_t>(count));
+#ifndef _OPENMP
+    (void)d;  // only the threading threshold uses it
+#endif
 #ifdef _OPENMP
 #pragma omp parallel if (count * (n + m) * d >= 100000)
 #endif

@@ -180,6 +180,9 @@ inline void partition_range(Eigen::MatrixXd& pts, std::vector<Eigen::Index>& ord
                             Eigen::Index b0, Eigen::Index max_block, double max_half_diagonal,
                             Eigen::Index spawn, leaf_list* all) {
   using Index = Eigen::Index;
+#ifndef _OPENMP
+  (void)spawn;  // the threshold for handing a half to another thread
+#endif
   std::vector<std::pair<Index, Index>> todo{{a0, b0}};
   partition_scratch tmp;
   leaf_list mine;
