@@ -363,6 +363,11 @@ int run_drift_command(const drift_args& a, bool explicit_outputs, Space& s) {
     title = divergence_title(a.divergence);
     if (!root) return;
     s.make_problem();
+    const auto& pb = s.problem();
+    if (ranks().mpi && std::min(pb.start.cols(), pb.targets.cols()) < ranks().size)
+      throw usage_error("N = " + std::to_string(pb.start.cols()) + " particles and M = " +
+                        std::to_string(pb.targets.cols()) + " targets across " + std::to_string(ranks().size) +
+                        " MPI ranks: every rank needs at least one of each; use fewer ranks");
     s.after_problem(explicit_outputs, png);
     s.print_header(title, bw_desc);
     std::cout.flush();  // the header shows before the flow, even with output captured

@@ -101,6 +101,7 @@ expect_mpi 2 2 'nan\.csv' drift --target moons --init nan.csv --quiet
 expect_mpi 2 2 'dt' drift --dt -1 --quiet
 expect_mpi 2 2 'adaptive' drift --target moons --n 100 --steps 3 --stepper adaptive --quiet
 expect_mpi 2 2 'only gfd drift runs across ranks' sample moons --n 10
+expect_mpi 3 2 'N = 2 particles and M = 2 targets across 3 MPI ranks' drift --n 2 --m 2 --steps 1 --quiet
 expect_mpi 2 2 'in double only' drift --target moons --n 100 --steps 3 --precision float --quiet
 
 # 3. A rank that dies (SIGKILL, as the out-of-memory killer would) ends the run with a non-zero
