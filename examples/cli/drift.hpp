@@ -266,12 +266,16 @@ drift_run run_conditional_drift(const drift_args& a, const gfd::flow_options& op
   all.x = p.start;
   all.labels = p.start_labels;
   std::vector<Eigen::MatrixXd> shots;
+  // The columns of each class, in one pass over the labels.
+  const auto k_classes = static_cast<std::size_t>(p.classes);
+  std::vector<std::vector<Eigen::Index>> targets_of(k_classes), particles_of(k_classes);
+  for (std::size_t j = 0; j < p.target_labels.size(); ++j)
+    targets_of[static_cast<std::size_t>(p.target_labels[j])].push_back(static_cast<Eigen::Index>(j));
+  for (std::size_t i = 0; i < p.start_labels.size(); ++i)
+    particles_of[static_cast<std::size_t>(p.start_labels[i])].push_back(static_cast<Eigen::Index>(i));
   for (int c = 0; c < p.classes; ++c) {
-    std::vector<Eigen::Index> iy, ix;
-    for (std::size_t j = 0; j < p.target_labels.size(); ++j)
-      if (p.target_labels[j] == c) iy.push_back(static_cast<Eigen::Index>(j));
-    for (std::size_t i = 0; i < p.start_labels.size(); ++i)
-      if (p.start_labels[i] == c) ix.push_back(static_cast<Eigen::Index>(i));
+    const std::vector<Eigen::Index>& iy = targets_of[static_cast<std::size_t>(c)];
+    const std::vector<Eigen::Index>& ix = particles_of[static_cast<std::size_t>(c)];
     if (ix.empty()) continue;
     const drift_run r = run_drift(a, opt, columns_of(p.targets, iy, 0, iy.size()),
                                   columns_of(p.start, ix, 0, ix.size()), panels, kernel, divergence,
