@@ -373,6 +373,178 @@ TEST_CASE("deng_drifting_options() is the field of Deng et al.'s public code", "
   }(), gfd_test::contains_substring("affinity_floor must be in [0, 1), got 1"));
 }
 
+namespace {
+// The public drift_loss.py with all its inputs, for G groups ([G, C, d] tensors stored group
+// after group as columns): targets = [gen | neg | pos] per group with weights [wg | wn | wp];
+// dist = sqrt(max(|x - y|^2, 1e-8)); scale = mean(dist * w) / mean(w) over every group, row
+// and column; coordinates / max(scale / sqrt(d), 1e-3), distances / max(scale, 1e-3), +100 on
+// the self pairs; per R: row and column softmax of -dist / R, A = sqrt(max(row * col, 1e-6)) w,
+// force = sum_neg(A) A_pos y - sum_pos(A) A_neg y - (sum of the coefficients) x, divided by
+// sqrt(max(mean(force^2) over all groups, 1e-8)); the goal's offset back in data units.
+Mat public_drift_loss(Eigen::Index groups, const Mat& gen, const Mat& pos, const Mat& neg, const Vec& wg,
+                      const Vec& wp, const Vec& wn, const std::vector<double>& temps) {
+  const Eigen::Index d = gen.rows(), cg = gen.cols() / groups, cp = pos.cols() / groups, cn = neg.cols() / groups;
+  const Eigen::Index cols = cg + cn + cp;
+  std::vector<Mat> ys(static_cast<std::size_t>(groups)), dist(static_cast<std::size_t>(groups));
+  std::vector<Vec> ws(static_cast<std::size_t>(groups));
+  double sum_wd = 0, sum_w = 0;
+  for (Eigen::Index b = 0; b < groups; ++b) {
+    Mat y(d, cols);
+    Vec w(cols);
+    y << gen.middleCols(b * cg, cg), neg.middleCols(b * cn, cn), pos.middleCols(b * cp, cp);
+    w << wg.segment(b * cg, cg), wn.segment(b * cn, cn), wp.segment(b * cp, cp);
+    Mat dd(cg, cols);
+    for (Eigen::Index i = 0; i < cg; ++i)
+      for (Eigen::Index j = 0; j < cols; ++j) {
+        dd(i, j) = std::sqrt(std::max((gen.col(b * cg + i) - y.col(j)).squaredNorm(), 1e-8));
+        sum_wd += dd(i, j) * w(j);
+      }
+    sum_w += w.sum();
+    ys[static_cast<std::size_t>(b)] = y;
+    ws[static_cast<std::size_t>(b)] = w;
+    dist[static_cast<std::size_t>(b)] = dd;
+  }
+  const double scale = (sum_wd / static_cast<double>(groups * cg * cols)) / (sum_w / static_cast<double>(groups * cols));
+  const double s_in = std::max(scale / std::sqrt(static_cast<double>(d)), 1e-3);
+  Mat total = Mat::Zero(d, groups * cg);
+  for (double r : temps) {
+    Mat f(d, groups * cg);
+    for (Eigen::Index b = 0; b < groups; ++b) {
+      const auto k = static_cast<std::size_t>(b);
+      Mat dn = dist[k] / std::max(scale, 1e-3);
+      for (Eigen::Index i = 0; i < cg; ++i) dn(i, i) += 100.0;
+      const Mat logit = -dn / r;
+      Mat arow = logit, acol = logit;
+      for (Eigen::Index i = 0; i < cg; ++i) {
+        arow.row(i) = (logit.row(i).array() - logit.row(i).maxCoeff()).exp();
+        arow.row(i) /= arow.row(i).sum();
+      }
+      for (Eigen::Index j = 0; j < cols; ++j) {
+        acol.col(j) = (logit.col(j).array() - logit.col(j).maxCoeff()).exp();
+        acol.col(j) /= acol.col(j).sum();
+      }
+      const Mat a = (arow.array() * acol.array()).max(1e-6).sqrt().matrix() * ws[k].asDiagonal();
+      const Mat aneg = a.leftCols(cg + cn), apos = a.rightCols(cp);
+      const Vec sneg = aneg.rowwise().sum(), spos = apos.rowwise().sum();
+      Mat coeff(cg, cols);
+      coeff << -(spos.asDiagonal() * aneg), sneg.asDiagonal() * apos;
+      const Mat yscaled = ys[k] / s_in;
+      const Mat xscaled = gen.middleCols(b * cg, cg) / s_in;
+      f.middleCols(b * cg, cg) = yscaled * coeff.transpose() - xscaled * coeff.rowwise().sum().asDiagonal();
+    }
+    total += f / std::sqrt(std::max(f.squaredNorm() / static_cast<double>(f.size()), 1e-8));
+  }
+  return total * s_in;
+}
+}  // namespace
+
+TEST_CASE("grouped_drifting_field is the public drift_loss with negatives and weights", "[drifting][conditional]") {
+  const std::vector<double> temps{0.02, 0.05, 0.2};
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  auto weights = [&](Eigen::Index n, double scale) {
+    Vec w(n);
+    for (Eigen::Index i = 0; i < n; ++i) w(i) = scale * (0.2 + u(rng));
+    return w;
+  };
+  for (Eigen::Index groups : {1, 3}) {
+    for (Eigen::Index cg : {8, 64}) {
+      for (double sep : {0.0, 3.0}) {
+        const Eigen::Index cp = 48, cn = 16;
+        gfd::drift_groups in;
+        in.groups = groups;
+        in.generated = random_cloud(2, groups * cg, 70 + cg, 1.0);
+        in.positives = random_cloud(2, groups * cp, 71 + cg, 0.6, sep);
+        in.negatives = random_cloud(2, groups * cn, 72 + cg, 1.5, -sep);
+        in.generated_weights = weights(groups * cg, 1.0);
+        in.positive_weights = weights(groups * cp, 1.0);
+        in.negative_weights = weights(groups * cn, 2.5);  // CFG-like: unconditional data weighted up
+        const Mat ref = public_drift_loss(groups, in.generated, in.positives, in.negatives, in.generated_weights,
+                                          in.positive_weights, in.negative_weights, temps);
+        const Mat v = gfd::grouped_drifting_field(in, gfd::deng_drifting_options(), gfd::laplacian{});
+        INFO(groups << " groups of " << cg << ", separation " << sep);
+        REQUIRE(v.rows() == 2);
+        REQUIRE(v.cols() == groups * cg);
+        CHECK(max_abs(v - ref) <= 1e-6 * max_abs(ref));
+      }
+    }
+  }
+}
+
+TEST_CASE("one group, no negatives, unit weights: grouped_drifting_field is drifting_field", "[drifting][conditional]") {
+  const gfd::laplacian k;
+  const gfd::exact_evaluator ev;
+  for (double floor : {0.0, 1e-3}) {
+    gfd::drifting_options o = gfd::deng_drifting_options();
+    o.affinity_floor = floor;
+    const Mat x = random_cloud(2, 100, 81, 1.0);
+    const Mat y = random_cloud(2, 150, 82, 0.7, 1.5);
+    const Vec lw = Vec::Constant(150, -std::log(150.0));
+    const gfd::flow_problem<double, Eigen::Dynamic, gfd::laplacian, gfd::exact_evaluator> pb{x, y, lw, k, ev, 1.0, 0.0};
+    const Mat v = gfd::drifting_field(o).field(pb);
+    gfd::drift_groups in;
+    in.generated = x;
+    in.positives = y;
+    const Mat g = gfd::grouped_drifting_field(in, o, k);
+    INFO("floor " << floor);
+    CHECK(max_abs(g - v) <= 1e-12 * max_abs(v));
+    // Two copies of the problem as two groups: each group's field is unchanged (the distance
+    // scale and the RMS are over all groups, the same here).
+    gfd::drift_groups two;
+    two.groups = 2;
+    two.generated = Mat(2, 200);
+    two.generated << x, x;
+    two.positives = Mat(2, 300);
+    two.positives << y, y;
+    const Mat g2 = gfd::grouped_drifting_field(two, o, k);
+    CHECK(max_abs(g2.leftCols(100) - v) <= 1e-12 * max_abs(v));
+    CHECK(max_abs(g2.rightCols(100) - v) <= 1e-12 * max_abs(v));
+  }
+}
+
+TEST_CASE("guidance weights: negatives of weight 0 change only the softmaxes, and a larger omega "
+          "pushes harder away from the unconditional data", "[drifting][conditional]") {
+  // Generated samples sit between the class (right) and the other data (left): with more weight
+  // on the unconditional negatives, the field points further right on average.
+  const Mat x = random_cloud(2, 64, 91, 0.5);
+  const Mat pos = random_cloud(2, 64, 92, 0.5, 1.0);
+  const Mat neg = random_cloud(2, 32, 93, 0.5, -1.0);
+  double previous = -1e300;
+  for (double omega : {1.0, 2.0, 4.0}) {
+    gfd::drift_groups in;
+    in.generated = x;
+    in.positives = pos;
+    in.negatives = neg;
+    in.negative_weights = Vec::Constant(32, 63.0 * (omega - 1.0) / 32.0);
+    gfd::drifting_options o = gfd::deng_drifting_options();
+    o.affinity_floor = 0;
+    o.normalise_each = false;  // keep magnitudes comparable across omega
+    const Mat v = gfd::grouped_drifting_field(in, o, gfd::laplacian{});
+    const double right = v.row(0).mean() + v.row(1).mean();
+    INFO("omega " << omega << ": mean push " << right);
+    CHECK(right > previous);
+    previous = right;
+  }
+  gfd::drift_groups bad;
+  bad.generated = x;
+  bad.positives = pos;
+  bad.negatives = neg;
+  bad.negative_weights = Vec::Constant(32, -1.0);
+  CHECK_THROWS_WITH(gfd::grouped_drifting_field(bad, gfd::deng_drifting_options(), gfd::laplacian{}),
+                    gfd_test::contains_substring("negative weight 0 must be finite and >= 0, got -1"));
+  bad.negative_weights.resize(0);
+  bad.groups = 3;
+  CHECK_THROWS_WITH(gfd::grouped_drifting_field(bad, gfd::deng_drifting_options(), gfd::laplacian{}),
+                    gfd_test::contains_substring("generated has 64 columns, not a positive multiple of the 3 groups"));
+  bad.groups = 1;
+  bad.positives = Mat(3, 10);
+  bad.positives.setZero();
+  CHECK_THROWS_WITH(gfd::grouped_drifting_field(bad, gfd::deng_drifting_options(), gfd::laplacian{}),
+                    gfd_test::contains_substring("positives has dimension 3"));
+  CHECK_THROWS_WITH(gfd::grouped_drifting_field(bad, gfd::drifting_options{}, gfd::laplacian{}),
+                    gfd_test::contains_substring("only the joint"));
+}
+
 TEST_CASE("no velocity is NaN or Inf, however far apart the clouds are", "[finite]") {
   for (double sep : {0.0, 1e2, 1e3, 1e5}) {
     INFO("separation " << sep);

@@ -389,8 +389,8 @@ TEST_CASE("foreign, corrupt and truncated model files are rejected with a clear 
   }
   SECTION("wrong version") {
     std::string b = good;
-    b[8] = 2;
-    CHECK_THAT(error_message(b), contains_substring("unsupported format version 2"));
+    b[8] = 3;
+    CHECK_THAT(error_message(b), contains_substring("unsupported format version 3"));
   }
   SECTION("unknown activation") {
     std::string b = good;
@@ -480,4 +480,146 @@ TEST_CASE("bad options and data are rejected", "[generator][options]") {
   bad(1, 7) = std::nan("");
   CHECK_THROWS_WITH(gfd::generator_trainer<>(bad), gfd_test::contains_substring("particle 7"));
   CHECK_THROWS_AS(gfd::generator_trainer<>(Mat(2, 0)), gfd::invalid_argument);
+}
+
+namespace {
+gfd::generator_model small_conditional_model() {
+  gfd::generator_options o;
+  o.noise_dim = 2;
+  o.widths = {6, 5};
+  o.batch = 32;
+  o.class_batch = 16;
+  o.positives = 8;
+  o.negatives = 4;
+  o.steps = 3;
+  o.cfg_min = 1.0;
+  o.cfg_max = 2.5;
+  gfd::generator_trainer<> t(gfd::toy::sample("8gaussians", 200, 1), gfd::toy::sample_labels("8gaussians", 200, 1), o);
+  t.run(gfd::deng_drifting_field{});
+  return t.model();
+}
+}  // namespace
+
+TEST_CASE("a conditional model: inputs, file format version 2, and version 1 files still load",
+          "[generator][conditional][io]") {
+  using gfd_test::contains_substring;
+  const auto cond = small_conditional_model();
+  CHECK(cond.classes() == 8);
+  CHECK(cond.noise_dim() == 2);
+  CHECK(cond.network().input_dim() == 2 + 8 + 1);
+  CHECK(cond.guidance_range() == std::pair{1.0, 2.5});
+  // Round trip of version 2, bit for bit.
+  const std::string b = cond.to_bytes();
+  CHECK(b[8] == 2);
+  const auto back = gfd::generator_model::from_bytes(b, "cond.gfdgen");
+  CHECK(back.to_bytes() == b);
+  CHECK(back.classes() == 8);
+  CHECK(back.guidance_range() == std::pair{1.0, 2.5});
+  CHECK(back.generate(200, 4, 3, 2.0) == cond.generate(200, 4, 3, 2.0));
+  // The condition is an input: classes and scales give different samples from the same noise.
+  CHECK(cond.generate(50, 4, 3, 2.0) != cond.generate(50, 4, 2, 2.0));
+  CHECK(cond.generate(50, 4, 3, 2.0) != cond.generate(50, 4, 3, 1.0));
+  // generate_from_noise with a condition is generate's map.
+  std::mt19937_64 rng(4);
+  gfd::normal_source normal(rng);
+  Mat e(2, 50);
+  for (Eigen::Index i = 0; i < e.size(); ++i) e.data()[i] = normal();
+  CHECK((cond.generate_from_noise(e, true, 3, 2.0) - cond.generate(50, 4, 3, 2.0)).cwiseAbs().maxCoeff() < 1e-12);
+  // Bad conditions.
+  CHECK_THROWS_WITH(cond.generate(5, 1), contains_substring("conditional (8 classes): give a class"));
+  CHECK_THROWS_WITH(cond.generate(5, 1, 8, 1.0), contains_substring("class must be in [0, 8), got 8"));
+  CHECK_THROWS_WITH(cond.generate(5, 1, 0, 0.0), contains_substring("omega must be finite and > 0, got 0"));
+  CHECK_THROWS_WITH(cond.generate_from_noise(e), contains_substring("class must be in [0, 8), got -1"));
+  const auto plain = small_model();
+  CHECK_THROWS_WITH(plain.generate(5, 1, 0, 1.0), contains_substring("unconditional"));
+  // An unconditional model is still written as version 1: every older build reads it.
+  const std::string v1 = plain.to_bytes();
+  CHECK(v1[8] == 1);
+  // A version-1 file written here byte by byte from the table (not by to_bytes) loads.
+  {
+    gfd::detail::generator_io::writer w;
+    w.bytes(std::string("\x89GFDGEN\n", 8));
+    for (std::uint32_t v : {1u, 1u, 1u, 2u, 3u, 2u, 6u, 5u}) w.u32(v);  // version .. widths
+    const auto p = plain.network().parameter_count();
+    w.u64(static_cast<std::uint64_t>(p));
+    w.u64(3);
+    w.f64s(plain.mean().data(), 2);
+    w.f64s(plain.scale().data(), 2);
+    w.f64s(plain.network().parameters().data(), p);
+    w.f64s(plain.ema().parameters().data(), p);
+    w.u64(gfd::detail::generator_io::fnv1a(w.str()));
+    const auto old = gfd::generator_model::from_bytes(w.str(), "old.gfdgen");
+    CHECK(!old.conditional());
+    CHECK(old.generate(100, 9) == plain.generate(100, 9));
+  }
+  // Corrupt version-2 headers.
+  std::string bad = b;
+  bad[28] = 0;  // 0 classes
+  CHECK_THAT(error_message(bad), contains_substring("number of classes 0 out of range"));
+  bad = b;
+  bad[32] = 2;
+  CHECK_THAT(error_message(bad), contains_substring("unknown conditioning code 2"));
+  for (std::size_t cut = 0; cut < b.size(); cut += 7) CHECK_THAT(error_message(b.substr(0, cut)), contains_substring("model.gfdgen"));
+}
+
+TEST_CASE("class_memory_bank keeps the newest capacity points per class and samples what it holds",
+          "[generator][conditional]") {
+  gfd::class_memory_bank bank(1, 2, 3);
+  for (int i = 0; i < 5; ++i) bank.push(Eigen::VectorXd::Constant(1, i), 0);
+  bank.push(Eigen::VectorXd::Constant(1, 100), 1);
+  CHECK(bank.size(0) == 3);
+  CHECK(bank.size(1) == 1);
+  gfd::rng_engine rng(1);
+  Mat out(1, 3);
+  bank.sample(0, 3, rng, out, 0);  // without replacement: exactly the newest three, 2, 3, 4
+  std::vector<double> got(out.data(), out.data() + 3);
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<double>{2, 3, 4});
+  Mat many(1, 10);
+  bank.sample(1, 10, rng, many, 0);  // with replacement from the one point
+  CHECK((many.array() == 100).all());
+  CHECK_THROWS_WITH(gfd::class_memory_bank(1, 2, 3).sample(1, 1, rng, out, 0),
+                    gfd_test::contains_substring("class 1 holds no points yet"));
+  CHECK_THROWS_WITH(bank.push(Eigen::VectorXd::Zero(1), 2), gfd_test::contains_substring("class must be in [0, 2), got 2"));
+  CHECK_THROWS_AS(gfd::class_memory_bank(1, 0, 3), gfd::invalid_argument);
+}
+
+TEST_CASE("conditional training: each class's samples land in its own mode, and bad input is refused",
+          "[generator][conditional][train]") {
+  const Mat data = gfd::toy::sample("8gaussians", 2000, 1);
+  const std::vector<int> labels = gfd::toy::sample_labels("8gaussians", 2000, 1);
+  gfd::generator_options o;
+  o.steps = 400;
+  o.holdout = 200;
+  o.observe_every = 0;
+  gfd::generator_trainer<> t(data, labels, o);
+  CHECK(t.training_labels().size() == 1800);
+  CHECK(t.holdout_labels().size() == 200);
+  double sw2 = 0;
+  t.run(gfd::deng_drifting_field{}, [&](const gfd::generator_progress& p) { sw2 = p.sliced_w2; });
+  const auto mix = gfd::toy::mixture_of("8gaussians");
+  Eigen::Index own = 0;
+  for (int c = 0; c < 8; ++c) {
+    const Mat x = t.model().generate(250, 3, c, 1.0);
+    for (Eigen::Index i = 0; i < x.cols(); ++i) own += (x.col(i) - mix->centres.col(c)).norm() < 3 * mix->stddev;
+  }
+  INFO("share in the own mode " << static_cast<double>(own) / 2000 << ", sliced W2 " << sw2);
+  CHECK(own >= 0.9 * 2000);
+  CHECK(sw2 < 0.2);  // the untrained start is above 1
+  // Errors.
+  using gfd_test::contains_substring;
+  CHECK_THROWS_WITH(gfd::generator_trainer<>(data, std::vector<int>(5, 0), o), contains_substring("5 labels for 2000 data points"));
+  std::vector<int> neg = labels;
+  neg[7] = -1;
+  CHECK_THROWS_WITH(gfd::generator_trainer<>(data, neg, o), contains_substring("label 7 must be in [0, 65536), got -1"));
+  auto refuses = [&](auto edit, const char* message) {
+    gfd::generator_options b = o;
+    edit(b);
+    CHECK_THROWS_WITH(gfd::generator_trainer<>(data, labels, b), contains_substring(message));
+  };
+  refuses([](auto& b) { b.class_batch = 1; }, "class_batch must be in [2, batch = 512], got 1");
+  refuses([](auto& b) { b.cfg_min = 0.5; }, "need 1 <= cfg_min <= cfg_max");
+  refuses([](auto& b) { b.negatives = 0; }, "needs negatives > 0");
+  gfd::generator_trainer<> kl_trainer(data, labels, o);
+  CHECK_THROWS_WITH(kl_trainer.step(gfd::kl()), contains_substring("give a drifting field"));
 }

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -386,5 +387,169 @@ private:
   drifting_options o_;
 };
 
+/// The sets of grouped_drifting_field: G groups, each with C_g generated samples, C_p positives
+/// and C_n extra negatives, stored group after group (group b's generated samples are columns
+/// [b C_g, (b + 1) C_g) of `generated`, and so on), and a weight per sample (empty = all 1).
+/// This is the layout of Deng et al.'s public `drift_loss(gen, fixed_pos, fixed_neg, weight_gen,
+/// weight_pos, weight_neg)`, whose tensors are [G, C, d].
+struct drift_groups {
+  Eigen::Index groups = 1;
+  Eigen::MatrixXd generated;  ///< d x (G C_g): the samples the field moves (self-masked)
+  Eigen::MatrixXd positives;  ///< d x (G C_p): data of the group's class, the attraction
+  Eigen::MatrixXd negatives;  ///< d x (G C_n): extra repulsion (CFG: unconditional data); may be empty
+  Eigen::VectorXd generated_weights{}, positive_weights{}, negative_weights{};
+};
+
+/// Deng et al.'s field with per-sample weights and extra negatives, group by group, as their
+/// public code computes it (drift_loss.py; class-conditional training with classifier-free
+/// guidance uses it with one group per class label). For every group, the columns are
+/// [generated | negatives | positives]; per temperature tau (options.temperatures, required):
+///
+///     l_ij = log k(dist_ij / (s tau)),  dist over all pairs of the group, +inf on the self pairs
+///            (options.self_mask); s = sum_{b,i,j} w_j dist_ij / (C_g sum_{b,j} w_j) over all
+///            groups (options.normalise_distances, else 1): the weighted mean distance;
+///     A_ij = w_j max(sqrt(softmax_j(l)_ij softmax_i(l)_ij), c)  (row softmax over all columns of
+///            the group, column softmax over its generated rows; c = options.affinity_floor);
+///     F_i = S-_i sum_{j pos} A_ij (y_j - x_i) - S+_i sum_{j neg} A_ij (y_j - x_i),
+///            S+_i = sum_{j pos} A_ij, S-_i = sum_{j gen, neg} A_ij,
+///
+/// and V = sum_tau F_tau / rms_tau (options.normalise_each: the RMS over every group, sample and
+/// coordinate of F_tau in units of s / sqrt(d), floored at 1e-4 as the public code's 1e-8 on its
+/// square) times s / sqrt(d). Weights multiply the affinities after the softmaxes, as in the
+/// public code (so a weight is not a multiplicity: a column of weight 0 still enters the
+/// softmaxes' denominators). One group without negatives and with unit weights is
+/// drifting_field(o).field() with the same options (joint normalisation), to round-off.
+///
+/// Classifier-free guidance (Deng et al., public train.py): with negatives drawn from the
+/// unconditional data and weighted w = (C_g - 1)(omega - 1) / C_n, the repulsion's mass is
+/// (C_g - 1) from the other generated samples (the self pair is masked) and (C_g - 1)(omega - 1)
+/// from the data, shares 1/omega and (omega - 1)/omega. The field vanishes when the negatives'
+/// mixture equals the positives' distribution, q/omega + (1 - 1/omega) p = p_c, i.e. at
+/// q = omega p_c - (omega - 1) p: the guided distribution of classifier-free guidance (DESIGN).
+///
+/// Cost: O(G C_g (C_g + C_n + C_p) d) per temperature, dense per group (groups in parallel);
+/// memory O(G C_g (C_g + C_n + C_p)). Returns V, d x (G C_g), in the data's units.
+/// @throws gfd::invalid_argument on sizes that do not split into `groups`, a dimension mismatch,
+///         weights of the wrong size or not finite and >= 0, no positives, no temperatures, or
+///         options other than joint normalisation without kernel_gradient.
+template <Kernel K = laplacian>
+[[nodiscard]] Eigen::MatrixXd grouped_drifting_field(const drift_groups& in, const drifting_options& o,
+                                                     const K& kernel = {}) {
+  constexpr std::string_view where = "gfd::grouped_drifting_field";
+  const Eigen::Index g = in.groups, d = in.generated.rows();
+  if (g < 1) detail::fail(where, "groups must be >= 1, got ", g);
+  if (o.norm != drifting_options::normalisation::joint || o.kernel_gradient)
+    detail::fail(where, "only the joint (Alg. 2) normalisation without kernel_gradient is grouped");
+  if (o.temperatures.empty()) detail::fail(where, "give at least one temperature");
+  for (double t : o.temperatures) detail::require_positive(where, "temperature", t);
+  if (!(o.affinity_floor >= 0 && o.affinity_floor < 1))
+    detail::fail(where, "affinity_floor must be in [0, 1), got ", o.affinity_floor);
+  auto per_group = [&](const Eigen::MatrixXd& m, std::string_view what, bool may_be_empty) {
+    if (m.cols() % g != 0 || (m.cols() == 0 && !may_be_empty))
+      detail::fail(where, what, " has ", m.cols(), " columns, not a positive multiple of the ", g, " groups");
+    if (m.cols() > 0 && m.rows() != d)
+      detail::fail(where, what, " has dimension ", m.rows(), ", the generated samples ", d);
+    if (!m.allFinite()) detail::fail(where, what, " has a non-finite coordinate");
+    return m.cols() / g;
+  };
+  const Eigen::Index cg = per_group(in.generated, "generated", false);
+  const Eigen::Index cp = per_group(in.positives, "positives", false);
+  const Eigen::Index cn = per_group(in.negatives, "negatives", true);
+  if (d < 1) detail::fail(where, "dimension must be >= 1");
+  auto weights = [&](const Eigen::VectorXd& w, Eigen::Index cols, std::string_view what) {
+    if (w.size() == 0) return Eigen::VectorXd(Eigen::VectorXd::Ones(cols));
+    if (w.size() != cols) detail::fail(where, what, " weights have ", w.size(), " entries for ", cols, " samples");
+    for (Eigen::Index j = 0; j < w.size(); ++j)
+      if (!(w(j) >= 0) || std::isinf(w(j))) detail::fail(where, what, " weight ", j, " must be finite and >= 0, got ", w(j));
+    return w;
+  };
+  const Eigen::VectorXd wg = weights(in.generated_weights, in.generated.cols(), "generated");
+  const Eigen::VectorXd wp = weights(in.positive_weights, in.positives.cols(), "positive");
+  const Eigen::VectorXd wn = weights(in.negative_weights, in.negatives.cols(), "negative");
+  const Eigen::Index cols = cg + cn + cp;
+  // Column j of group b: its point and weight ([generated | negatives | positives]).
+  auto column = [&](Eigen::Index b, Eigen::Index j) {
+    if (j < cg) return std::pair{in.generated.col(b * cg + j), wg(b * cg + j)};
+    if (j < cg + cn) return std::pair{in.negatives.col(b * cn + j - cg), wn(b * cn + j - cg)};
+    return std::pair{in.positives.col(b * cp + j - cg - cn), wp(b * cp + j - cg - cn)};
+  };
+  // Distances of every group (cg x cols each) and the weighted mean distance.
+  std::vector<Eigen::MatrixXd> dist(static_cast<std::size_t>(g));
+  Eigen::VectorXd num(g), den(g);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (g * cg * cols * d >= 100000)
+#endif
+  for (Eigen::Index b = 0; b < g; ++b) {
+    Eigen::MatrixXd& db = dist[static_cast<std::size_t>(b)];
+    db.resize(cg, cols);
+    double s = 0, sw = 0;
+    for (Eigen::Index j = 0; j < cols; ++j) {
+      const auto [y, w] = column(b, j);
+      for (Eigen::Index i = 0; i < cg; ++i) {
+        db(i, j) = (in.generated.col(b * cg + i) - y).norm();
+        s += w * db(i, j);
+      }
+      sw += w;
+    }
+    num(b) = s;
+    den(b) = sw;
+  }
+  double scale = 1.0, data_scale = 1.0;
+  if (o.normalise_distances) {
+    scale = num.sum() / (static_cast<double>(cg) * den.sum());
+    if (!(scale > 0) || !std::isfinite(scale)) scale = 1.0;  // all weights 0 or every point coincides
+    data_scale = scale / std::sqrt(static_cast<double>(d));
+  }
+  const auto& k = bind_bandwidth(kernel, 1.0);
+  const double c = o.affinity_floor;
+  Eigen::MatrixXd total = Eigen::MatrixXd::Zero(d, g * cg), f(d, g * cg);
+  for (double tau : o.temperatures) {
+    const double h = tau * scale;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (g * cg * cols * d >= 100000)
+#endif
+    for (Eigen::Index b = 0; b < g; ++b) {
+      const Eigen::MatrixXd& db = dist[static_cast<std::size_t>(b)];
+      Eigen::MatrixXd l(cg, cols);
+      for (Eigen::Index j = 0; j < cols; ++j)
+        for (Eigen::Index i = 0; i < cg; ++i) {
+          const double r = db(i, j) / h;
+          l(i, j) = (o.self_mask && j == i) ? -std::numeric_limits<double>::infinity() : k.log_profile(r * r);
+        }
+      // Log-normalisers of the rows (over all columns) and of the columns (over the rows).
+      auto log_sum = [](auto v) {
+        const double mx = v.maxCoeff();
+        return std::isinf(mx) ? mx : mx + std::log((v.array() - mx).exp().sum());
+      };
+      Eigen::VectorXd row(cg), col(cols);
+      for (Eigen::Index i = 0; i < cg; ++i) row(i) = log_sum(l.row(i));
+      for (Eigen::Index j = 0; j < cols; ++j) col(j) = log_sum(l.col(j));
+      for (Eigen::Index i = 0; i < cg; ++i) {
+        const auto xi = in.generated.col(b * cg + i);
+        double sp = 0, sn = 0;
+        Eigen::VectorXd mp = Eigen::VectorXd::Zero(d), mn = Eigen::VectorXd::Zero(d);
+        for (Eigen::Index j = 0; j < cols; ++j) {
+          const auto [y, w] = column(b, j);
+          const double e = std::isinf(l(i, j)) ? 0.0 : std::exp(l(i, j) - 0.5 * (row(i) + col(j)));
+          const double a = w * std::max(e, c);
+          if (j < cg + cn) {
+            sn += a;
+            mn += a * (y - xi);
+          } else {
+            sp += a;
+            mp += a * (y - xi);
+          }
+        }
+        f.col(b * cg + i) = sn * mp - sp * mn;
+      }
+    }
+    if (o.normalise_each) {
+      const double rms = std::sqrt(f.squaredNorm() / static_cast<double>(f.size()));
+      f /= std::max(rms / data_scale, 1e-4);
+    }
+    total += f;
+  }
+  return total;
+}
 
 }  // namespace gfd

@@ -36,19 +36,27 @@
 /// network, the drift and the bandwidth live in those units, and the model stores the scaling so
 /// that generate() returns points in data units.
 ///
+/// Conditional generators (Deng et al.'s class-conditional training with classifier-free
+/// guidance): a generator_trainer given labels trains a model with inputs (e, class, omega), one
+/// network for every guidance scale omega, with the grouped field of drifting.hpp
+/// (grouped_drifting_field: per-class positives from a memory bank, the group's samples and
+/// weighted unconditional data as negatives). generator_model::generate(n, seed, class, omega).
+///
 /// Everything is double. Thread-safety: a generator_model's const functions are safe; a
 /// generator_trainer is not (it holds the optimiser state). With OpenMP, Eigen's matrix products
 /// and gfd's kernel sums use threads. A seed gives bit-identical training and samples for a
 /// given build and thread count; another thread count may change the last bits (Eigen chooses
 /// its GEMM blocking by thread count), and a trained model can drift from there.
 ///
-/// The module lives in generator/: nn.hpp (the network and Adam, namespace gfd::nn), model.hpp
+/// The module lives in generator/: nn.hpp (the network and Adam, namespace gfd::nn), memory_bank.hpp
+/// (class_memory_bank), model.hpp
 /// (generator_model), model_file.hpp (the file format), drift.hpp (generator_drift,
 /// deng_drifting_field), options.hpp (generator_options) and trainer.hpp (generator_trainer,
 /// train_generator). It is not part of <gfd/gfd.hpp>.
 #pragma once
 
 #include "generator/drift.hpp"       // IWYU pragma: export
+#include "generator/memory_bank.hpp" // IWYU pragma: export
 #include "generator/model.hpp"       // IWYU pragma: export
 #include "generator/model_file.hpp"  // IWYU pragma: export
 #include "generator/nn.hpp"          // IWYU pragma: export

@@ -123,11 +123,17 @@ inline std::string generator_model::to_bytes() const {
   if (dim() == 0) detail::fail("gfd::generator_model::to_bytes", "the model is empty (default-constructed)");
   detail::generator_io::writer w;
   w.bytes(magic);
-  w.u32(format_version);
+  w.u32(conditional() ? 2 : 1);  // version 1 for an unconditional model: every build reads it
   w.u32(1);  // SiLU
   w.u32(1);  // standard normal noise
   w.u32(static_cast<std::uint32_t>(dim()));
   w.u32(static_cast<std::uint32_t>(noise_dim()));
+  if (conditional()) {
+    w.u32(static_cast<std::uint32_t>(classes_));
+    w.u32(1);  // input (e, onehot(c), log omega)
+    w.f64(guidance_.first);
+    w.f64(guidance_.second);
+  }
   const std::vector<int> h = hidden();
   w.u32(static_cast<std::uint32_t>(h.size()));
   for (int width : h) w.u32(static_cast<std::uint32_t>(width));
@@ -152,8 +158,8 @@ inline generator_model generator_model::from_bytes(std::string_view bytes, std::
             hex_bytes(bytes.substr(0, have)), ")");
   r.bytes(magic.size(), "the magic number");
   const std::uint32_t version = r.u32("the format version");
-  if (version != format_version)
-    r.error("unsupported format version ", version, " (this build reads version ", format_version, ")");
+  if (version < 1 || version > format_version)
+    r.error("unsupported format version ", version, " (this build reads versions 1 to ", format_version, ")");
   const std::uint32_t activation = r.u32("the activation code");
   if (activation != 1) r.error("unknown activation code ", activation, " (1 = SiLU)");
   const std::uint32_t noise_kind = r.u32("the noise code");
@@ -163,11 +169,27 @@ inline generator_model generator_model::from_bytes(std::string_view bytes, std::
   if (d < 1 || d > max_width) r.error("data dimension ", d, " out of range [1, ", max_width, "]");
   const std::uint32_t k = r.u32("the noise dimension");
   if (k < 1 || k > max_width) r.error("noise dimension ", k, " out of range [1, ", max_width, "]");
+  std::uint32_t classes = 0;
+  std::pair<double, double> guidance{1.0, 1.0};
+  if (version >= 2) {
+    classes = r.u32("the number of classes");
+    if (classes < 1 || classes > static_cast<std::uint32_t>(max_classes))
+      r.error("number of classes ", classes, " out of range [1, ", max_classes, "]");
+    const std::uint32_t conditioning = r.u32("the conditioning code");
+    if (conditioning != 1) r.error("unknown conditioning code ", conditioning, " (1 = one-hot class and log omega)");
+    Eigen::VectorXd range;
+    r.f64s(range, 2, "guidance range");
+    if (!(range(0) > 0 && range(0) <= range(1)))
+      r.error("guidance range [", range(0), ", ", range(1), "] is not 0 < omega_min <= omega_max");
+    guidance = {range(0), range(1)};
+  }
   const std::uint32_t n_hidden = r.u32("the number of hidden layers");
   if (n_hidden > nn::mlp::max_layers - 1)
     r.error("number of hidden layers ", n_hidden, " out of range [0, ", nn::mlp::max_layers - 1, "]");
   r.need(4ULL * n_hidden, "the hidden widths");
-  std::vector<int> sizes{static_cast<int>(k)};
+  if (static_cast<std::uint64_t>(k) + classes + (classes > 0 ? 1 : 0) > max_width)
+    r.error("network input of ", k, " noise and ", classes, " classes + 1 exceeds ", max_width);
+  std::vector<int> sizes{static_cast<int>(k + (classes > 0 ? classes + 1 : 0))};
   for (std::uint32_t l = 0; l < n_hidden; ++l) {
     const std::uint32_t width = r.u32("a hidden width");
     if (width < 1 || width > max_width)
@@ -185,6 +207,8 @@ inline generator_model generator_model::from_bytes(std::string_view bytes, std::
   // Everything that follows has a known size: check it in one go before any allocation.
   r.need(16ULL * d + 16ULL * count + 8ULL, "the scaling, the parameters and the hash");
   generator_model m;
+  m.classes_ = static_cast<int>(classes);
+  m.guidance_ = guidance;
   r.f64s(m.mean_, d, "mean");
   r.f64s(m.scale_, d, "scale");
   for (Eigen::Index i = 0; i < m.scale_.size(); ++i)

@@ -68,6 +68,20 @@ struct generator_options {
   /// Compute the drift (the kernel sums, log domain as in double) in float: twice the SIMD lanes.
   /// The network, its gradients and Adam stay in double; only V is rounded to float.
   bool float_drift = false;
+  // Conditional training (a generator_trainer given labels), as Deng et al.'s public train.py:
+  // every step draws batch / class_batch groups, each a class c (the label of a random training
+  // point) and a guidance scale omega, generates class_batch samples for (c, omega), and drifts
+  // them with grouped_drifting_field: positives from c's memory bank, negatives the group's own
+  // samples and unconditional data weighted (class_batch - 1)(omega - 1) / negatives.
+  Eigen::Index class_batch = 64;    ///< C_g, generated samples per group (Deng: gen_per_label 64)
+  Eigen::Index positives = 64;      ///< C_p, positives per group (Deng: pos_per_sample 64)
+  Eigen::Index negatives = 32;      ///< C_n, unconditional negatives per group (Deng: 32); 0 = no
+                                    ///< guidance (then cfg_min = cfg_max = 1 is required)
+  Eigen::Index positive_bank = 128;   ///< per-class memory bank capacity (Deng: 128)
+  Eigen::Index negative_bank = 1000;  ///< unconditional memory bank capacity (Deng: 1000)
+  double cfg_min = 1.0, cfg_max = 4.0;  ///< omega in [cfg_min, cfg_max] (Deng: 1 and 4), drawn
+  double cfg_power = 1.0;               ///< with density ~ omega^-cfg_power (1 = log-uniform;
+                                        ///< Deng's neg_cfg_pw, 5 in their ImageNet runs)
   // Monitoring.
   Eigen::Index holdout = 0;      ///< data points held out (seeded split) for the sliced W2; 0 = none
   int sw2_projections = 128;     ///< directions of the sliced W2
