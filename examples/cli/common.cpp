@@ -278,6 +278,13 @@ gfd::table read_cloud(const std::string& path, Eigen::Index expected_dim) {
   return t;
 }
 
+std::string labelled_toys() {
+  std::string s;
+  for (const auto& n : gfd::toy::names())
+    if (gfd::toy::class_count(n) > 0) s += (s.empty() ? "" : ", ") + n + " " + std::to_string(gfd::toy::class_count(n));
+  return s;
+}
+
 std::vector<int> take_label_column(gfd::table& t, const std::string& spec, const std::string& what) {
   const auto d = static_cast<Eigen::Index>(t.points.rows());
   Eigen::Index col = -1;

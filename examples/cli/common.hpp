@@ -127,6 +127,9 @@ void check_distinct_files(const std::vector<file_use>& inputs, const std::vector
 /// at most 2000 bytes (longer messages keep their head and say how long they were).
 std::string printable(const std::string& message);
 
+/// The toys with classes and their class counts ("8gaussians 8, moons 2, ..."), for messages.
+std::string labelled_toys();
+
 /// Reads a point cloud with its column names (x0, x1, ... for .npy and header-less CSV).
 gfd::table read_cloud(const std::string& path, Eigen::Index expected_dim = -1);
 /// Removes the label column `spec` (a column name, or a 0-based index, negative from the end:
@@ -225,10 +228,12 @@ std::string dims_note(Eigen::Index d);
 void write_samples_png(const std::string& path, const Eigen::MatrixXd& x, const std::string& title,
                        const std::string& subtitle);
 
-/// "k -> w1 -> ... -> d" of a generator model.
+/// "k -> w1 -> ... -> d" of a generator model ("k + K + 1 -> ..." for a conditional one: the
+/// noise, the one-hot class and log omega).
 template <class Model>
 std::string architecture(const Model& m) {
   std::string s = std::to_string(m.noise_dim());
+  if (m.conditional()) s += " + " + std::to_string(m.classes()) + " + 1";
   for (int w : m.hidden()) s += " -> " + std::to_string(w);
   return s + " -> " + std::to_string(m.dim());
 }

@@ -67,7 +67,7 @@ public:
     };
     if (toy) {
       if (a.conditional && gfd::toy::class_count(a.target) == 0)
-        throw usage_error("--conditional: the toy " + a.target + " has no classes");
+        throw usage_error("--conditional: the toy " + a.target + " has no classes (the toys with classes: " + labelled_toys() + ")");
       // With --init FILE the file gives N, and M defaults to it as it does to --n.
       if (init_file) read_start(2);
       const long m = a.m > 0 ? a.m : init_file ? static_cast<long>(p.start.cols()) : a.n;

@@ -4,6 +4,7 @@
 
 #include "common.hpp"
 
+#include <gfd/random.hpp>
 #include <gfd/toy.hpp>
 
 #include <iostream>
@@ -12,13 +13,6 @@
 namespace gfd_cli {
 namespace {
 
-/// The toys with classes, for messages.
-std::string labelled_toys() {
-  std::string s;
-  for (const auto& n : gfd::toy::names())
-    if (gfd::toy::class_count(n) > 0) s += (s.empty() ? "" : ", ") + n + " " + std::to_string(gfd::toy::class_count(n));
-  return s;
-}
 
 struct sample_args {
   std::string name;
@@ -28,6 +22,7 @@ struct sample_args {
   std::string out, png;
   bool list = false;
   bool labels = false;
+  double label_noise = 0;  // probability of a uniformly drawn other label
 };
 
 int cmd_sample(const sample_args& a) {
@@ -64,15 +59,26 @@ int cmd_sample(const sample_args& a) {
                         labelled_toys() + ")");
     if (a.out.empty()) throw usage_error("sample --labels: give --out FILE for the label column");
   }
+  if (a.label_noise > 0 && !a.labels) throw usage_error("sample --label-noise: give --labels too");
   if (!a.out.empty() && a.labels) {
     // A third column: the class of each point (gfd::toy::sample_labels replays the same draws).
-    const std::vector<int> labels = gfd::toy::sample_labels(a.name, a.n, a.seed);
+    std::vector<int> labels = gfd::toy::sample_labels(a.name, a.n, a.seed);
+    if (a.label_noise > 0) {
+      // Overlapping classes: each label becomes one of the other classes, uniformly, with
+      // probability --label-noise (its own stream, so the points are unchanged).
+      gfd::rng_engine noise_rng(a.seed ^ 0x2545f4914f6cdd1dULL);
+      const auto k = static_cast<std::uint64_t>(gfd::toy::class_count(a.name));
+      for (int& l : labels)
+        if (gfd::uniform01(noise_rng) < a.label_noise)
+          l = static_cast<int>((static_cast<std::uint64_t>(l) + 1 + gfd::uniform_index(noise_rng, k - 1)) % k);
+    }
     Eigen::MatrixXd table(x.rows() + 1, x.cols());
     table.topRows(x.rows()) = x;
     for (Eigen::Index i = 0; i < x.cols(); ++i) table(x.rows(), i) = labels[static_cast<std::size_t>(i)];
     gfd::write_points(a.out, table, {"x0", "x1", "label"});
     std::cout << "wrote " << a.n << " points of " << a.name << " with their labels (" << gfd::toy::class_count(a.name)
-              << " classes, seed " << a.seed << ") to " << a.out << "\n";
+              << " classes" << (a.label_noise > 0 ? ", " + num(100 * a.label_noise) + "% relabelled at random" : std::string())
+              << ", seed " << a.seed << ") to " << a.out << "\n";
   } else if (!a.out.empty()) {
     gfd::write_points(a.out, x);
     std::cout << "wrote " << a.n << " points of " << a.name << " (d = " << x.rows() << ", seed "
@@ -107,6 +113,11 @@ command add_sample_command(CLI::App& app) {
   sample->add_flag("--labels", a.labels,
                    "Add a label column: each point's class (the mixture component, the moon, "
                    "the cell, the ring or the arm; " + labelled_toys() + ")");
+
+  sample->add_option("--label-noise", a.label_noise,
+                     "With --labels: give each point another class, drawn uniformly, with this "
+                     "probability (classes that overlap)")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
 
   return {sample, [args] { return cmd_sample(*args); }};
 }

@@ -37,6 +37,8 @@ struct train_args {
   std::string precision = "double";  // of the drift (generator_options::float_drift)
   int threads = 0;
   bool quiet = false;
+  bool conditional = false;  // class-conditional with classifier-free guidance
+  std::string label_column;  // a file's label column (implies --conditional)
 };
 
 /// "a,b,c" -> numbers, each finite and > 0 (or each an integer in [lo, hi] via `integers`).
@@ -108,21 +110,49 @@ int cmd_train(train_args a) {
   const any_divergence divergence = gfd::registry::make_divergence(a.divergence.name, div_params);
   set_threads(a.threads);
   a.opt.float_drift = a.precision == "float";
+  if (!a.label_column.empty()) a.conditional = true;
+  if (a.conditional) {
+    if (a.divergence.name != "drifting-deng")
+      throw usage_error("--conditional trains with Deng et al.'s grouped field (weighted negatives for "
+                        "guidance): it needs --divergence drifting-deng, got " + a.divergence.name);
+    if (a.precision == "float") throw usage_error("--conditional: the grouped field is computed in double; drop --precision float");
+    if (a.opt.negatives == 0 && a.opt.cfg_max > 1)
+      throw usage_error("--cfg-max " + num(a.opt.cfg_max) + " needs --negatives > 0 (the unconditional data of guidance)");
+    if (a.opt.cfg_min > a.opt.cfg_max)
+      throw usage_error("--cfg-min " + num(a.opt.cfg_min) + " is above --cfg-max " + num(a.opt.cfg_max));
+    if (a.opt.class_batch > a.opt.batch)
+      throw usage_error("--class-batch " + std::to_string(a.opt.class_batch) + " is above --batch " +
+                        std::to_string(a.opt.batch));
+  }
 
   // 2. Data: a toy sample or a file; the library holds `holdout` of them out (seeded split).
   const bool toy = is_toy(a.target);
   Eigen::MatrixXd data;
   std::vector<std::string> columns;
   std::string target_name;
+  std::vector<int> labels;  // conditional: one class per data point
   if (toy) {
     data = gfd::toy::sample(a.target, a.m, a.opt.seed);
     columns = {"x0", "x1"};
     target_name = a.target;
+    if (!a.label_column.empty())
+      throw usage_error("--label-column is for a file; the toy " + a.target + " gives its labels itself (--conditional)");
+    if (a.conditional) {
+      if (gfd::toy::class_count(a.target) == 0)
+        throw usage_error("--conditional: the toy " + a.target + " has no classes (the toys with classes: " +
+                          labelled_toys() + ")");
+      labels = gfd::toy::sample_labels(a.target, a.m, a.opt.seed);
+    }
   } else {
     if (!std::filesystem::exists(a.target) && std::filesystem::path(a.target).extension().empty())
       throw usage_error("--target " + a.target + ": neither a toy (" + toy_list() +
                         ") nor an existing .csv/.npy file");
     gfd::table t = read_cloud(a.target);
+    if (a.conditional) {
+      if (a.label_column.empty())
+        throw usage_error("--conditional with a file: give --label-column NAME|INDEX (-1 = the last column)");
+      labels = take_label_column(t, a.label_column, "--label-column");
+    }
     data = std::move(t.points);
     columns = std::move(t.columns);
     target_name = std::filesystem::path(a.target).filename().string();
@@ -146,8 +176,10 @@ int cmd_train(train_args a) {
         if constexpr (!gfd::registry::instantiated_combination<D, K>()) {
           gfd::registry::refuse_combination<D, K>("gfd train", a.divergence.name);
         } else {
-        gfd::generator_trainer<K> trainer(data, o, k);
+        gfd::generator_trainer<K> trainer(data, labels, o, k);
         const gfd::generator_model start_model = trainer.model();
+        const bool cond = trainer.model().conditional();
+        const int classes = trainer.model().classes();
         const Eigen::Index d = data.rows();
         const auto& model = trainer.model();
         const std::string div_title = divergence_title(a.divergence);
@@ -163,6 +195,12 @@ int cmd_train(train_args a) {
         else
           std::cout << "bandwidth " << a.bandwidth;
         std::cout << ", seed " << o.seed << ", " << thread_count() << " thread(s)\n";
+        if (cond)
+          std::cout << "  conditional: " << classes << " classes, " << o.batch / o.class_batch << " groups of "
+                    << o.class_batch << " per step, " << o.positives << " positives (bank " << o.positive_bank
+                    << " per class), " << o.negatives << " unconditional negatives (bank " << o.negative_bank
+                    << "), guidance omega in [" << num(o.cfg_min) << ", " << num(o.cfg_max) << "]"
+                    << (o.cfg_power == 1 ? std::string(" log-uniform") : ", density ~ omega^-" + num(o.cfg_power)) << "\n";
 
         // 3. Train, observing every observe_every steps (and after the last).
         const double sw2_start = trainer.holdout_sliced_w2();
@@ -217,7 +255,34 @@ int cmd_train(train_args a) {
         if (held > 0) {
           Eigen::MatrixXd fresh;
           std::string floor_note;
-          if (toy) {
+          if (cond) {
+            // The generated samples have the hold-out's classes exactly, so the floor does too:
+            // for each held-out label the next point of that class from a fresh toy sample (or
+            // from the training points), without the class counts' sampling noise.
+            Eigen::MatrixXd pool;
+            std::vector<int> pool_labels;
+            if (toy) {
+              pool = gfd::toy::sample(a.target, 4 * held, o.seed + 1);
+              pool_labels = gfd::toy::sample_labels(a.target, 4 * held, o.seed + 1);
+              floor_note = "fresh " + a.target + " points, seed " + std::to_string(o.seed + 1) + ", same classes";
+            } else {
+              pool = model.unstandardise(trainer.training_data());
+              pool_labels = trainer.training_labels();
+              floor_note = "training points of the same classes";
+            }
+            std::vector<std::vector<Eigen::Index>> by_class(static_cast<std::size_t>(classes));
+            for (std::size_t j = 0; j < pool_labels.size(); ++j)
+              if (pool_labels[j] < classes) by_class[static_cast<std::size_t>(pool_labels[j])].push_back(static_cast<Eigen::Index>(j));
+            std::vector<std::size_t> next(by_class.size(), 0);
+            fresh.resize(d, held);
+            Eigen::Index filled = 0;
+            for (int c : trainer.holdout_labels()) {
+              auto& list = by_class[static_cast<std::size_t>(c)];
+              if (list.empty()) continue;
+              fresh.col(filled++) = pool.col(list[next[static_cast<std::size_t>(c)]++ % list.size()]);
+            }
+            fresh.conservativeResize(d, filled);
+          } else if (toy) {
             fresh = gfd::toy::sample(a.target, held, o.seed + 1);
             floor_note = "fresh " + a.target + " sample, seed " + std::to_string(o.seed + 1);
           } else {
@@ -241,10 +306,41 @@ int cmd_train(train_args a) {
           std::cout << "  no held-out set (--holdout 0 or too few points): no sliced W2\n";
         }
         const Eigen::Index n_show = held > 0 ? held : std::min<Eigen::Index>(2000, data.cols());
-        const Eigen::MatrixXd generated = model.generate(n_show, o.seed ^ 0x9e3779b97f4a7c15ULL);
+        // The classes of the shown samples: the hold-out's (or the first training points').
+        std::vector<int> show_labels;
+        if (cond) {
+          show_labels = held > 0 ? trainer.holdout_labels() : trainer.training_labels();
+          show_labels.resize(static_cast<std::size_t>(n_show));
+        }
+        const std::uint64_t show_seed = o.seed ^ 0x9e3779b97f4a7c15ULL;
+        auto samples_of = [&](const gfd::generator_model& m) {
+          return cond ? gfd::generate_like(m, show_labels, 1.0, show_seed) : m.generate(n_show, show_seed);
+        };
+        const Eigen::MatrixXd generated = samples_of(model);
         const auto mix = toy ? gfd::toy::mixture_of(a.target) : std::nullopt;
         std::string coverage_note;
-        if (mix) {
+        if (cond) {
+          // Each class's own region: within 3 sd of its mode (mixture toys), else the class of
+          // the nearest training point.
+          const Eigen::MatrixXd train_pts = model.unstandardise(trainer.training_data());
+          Eigen::Index own = 0, near_own = 0;
+          for (Eigen::Index i = 0; i < generated.cols(); ++i) {
+            const int c = show_labels[static_cast<std::size_t>(i)];
+            Eigen::Index j = 0;
+            (train_pts.colwise() - generated.col(i)).colwise().squaredNorm().minCoeff(&j);
+            own += trainer.training_labels()[static_cast<std::size_t>(j)] == c;
+            if (mix) near_own += (generated.col(i) - mix->centres.col(c)).norm() < 3 * mix->stddev;
+          }
+          const double share = static_cast<double>(own) / static_cast<double>(generated.cols());
+          row("class agreement, omega = 1 (nearest data point)", fmt("%.1f%%", 100 * share));
+          if (mix) {
+            const double s3 = static_cast<double>(near_own) / static_cast<double>(generated.cols());
+            row("within 3 sd of the own class's mode, omega = 1", fmt("%.1f%%", 100 * s3));
+            coverage_note = ", " + fmt("%.1f%%", 100 * s3) + " within 3 sd of their class's mode";
+          } else {
+            coverage_note = ", class agreement " + fmt("%.1f%%", 100 * share);
+          }
+        } else if (mix) {
           const auto kmodes = mix->centres.cols();
           const int min_count = static_cast<int>(std::max<Eigen::Index>(1, n_show / (10 * kmodes)));
           const auto c = gfd::mode_coverage(generated, mix->centres, mix->stddev, min_count);
@@ -257,7 +353,9 @@ int cmd_train(train_args a) {
         // 5. Outputs, each written atomically.
         gfd::save_generator(model, a.out);
         std::cout << "  wrote " << a.out << " (" << model.network().parameter_count()
-                  << " parameters, " << model.steps_trained() << " steps)\n";
+                  << " parameters, " << model.steps_trained() << " steps"
+                  << (cond ? ", " + std::to_string(classes) + " classes: gfd generate --class K --cfg W" : std::string())
+                  << ")\n";
         if (!a.log.empty()) {
           const bool with_sw2 = held > 0;
           Eigen::MatrixXd tab(with_sw2 ? 6 : 5, static_cast<Eigen::Index>(log.size()));
@@ -279,7 +377,7 @@ int cmd_train(train_args a) {
         }
         if (!a.png.empty()) {
           const Eigen::MatrixXd reference = held > 0 ? trainer.holdout() : data;
-          const Eigen::MatrixXd before = start_model.generate(n_show, o.seed ^ 0x9e3779b97f4a7c15ULL);
+          const Eigen::MatrixXd before = samples_of(start_model);
           plot::figure fig;
           fig.title = "one-step generator for " + target_name + dims_note(d);
           fig.subtitle = std::to_string(trainer.steps_done()) + " steps of the " + div_title + ", " +
@@ -417,6 +515,29 @@ command add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"double", "float"}))->capture_default_str();
   train->add_option("--threads", a.threads, "OpenMP threads (default: all)")
       ->check(threads_check());
+  train->add_flag("--conditional", a.conditional,
+                  "Class-conditional generator with classifier-free guidance (labels from a toy's "
+                  "classes, or --label-column of a file)");
+  train->add_option("--label-column", a.label_column,
+                    "Label column of a --target file: a name, or a 0-based index (-1 = last; .npy "
+                    "files carry labels this way); implies --conditional");
+  train->add_option("--class-batch", a.opt.class_batch, "Conditional: generated samples per class group")
+      ->check(CLI::Range(2L, 1000000L))->capture_default_str();
+  train->add_option("--positives", a.opt.positives, "Conditional: positives per group from the class's memory bank")
+      ->check(CLI::Range(1L, 1000000L))->capture_default_str();
+  train->add_option("--negatives", a.opt.negatives, "Conditional: unconditional negatives per group (0 = no guidance)")
+      ->check(CLI::Range(0L, 1000000L))->capture_default_str();
+  train->add_option("--positive-bank", a.opt.positive_bank, "Conditional: memory bank capacity per class")
+      ->check(CLI::Range(1L, 10000000L))->capture_default_str();
+  train->add_option("--negative-bank", a.opt.negative_bank, "Conditional: unconditional memory bank capacity")
+      ->check(CLI::Range(1L, 10000000L))->capture_default_str();
+  train->add_option("--cfg-min", a.opt.cfg_min, "Conditional: smallest guidance scale omega drawn in training")
+      ->check(CLI::Range(1.0, 1e6))->capture_default_str();
+  train->add_option("--cfg-max", a.opt.cfg_max, "Conditional: largest guidance scale omega drawn in training")
+      ->check(CLI::Range(1.0, 1e6))->capture_default_str();
+  train->add_option("--cfg-power", a.opt.cfg_power,
+                    "Conditional: omega drawn with density ~ omega^-POWER (1 = log-uniform)")
+      ->check(CLI::Range(-100.0, 100.0))->capture_default_str();
   train->add_flag("--quiet,-q", a.quiet,
                   "No progress line (it is also off when stderr is not a terminal)");
 

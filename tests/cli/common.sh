@@ -52,6 +52,18 @@ value_of() { grep -F -- "$1" "$2" | head -n 1 | awk '{print $NF}'; }
 # less_than A B: succeeds when A < B (floating point).
 less_than() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 
+# share_own_mode FILE K: the share of FILE's particles (x0,x1,label) within 3 sd of their
+# label's mode: 8gaussians (K = 8: radius 2 sqrt 2, angle c pi / 4, sd 0.2) or 25gaussians (K =
+# 25: centre (g[c / 5], g[c % 5]), g = -3, -1.5, 0, 1.5, 3, sd 0.1).
+share_own_mode() {
+  awk -F, -v k="$2" 'NR > 1 { c = $3;
+      if (k == 8) { a = c * atan2(1, 1); cx = 2 * sqrt(2) * cos(a); cy = 2 * sqrt(2) * sin(a); sd = 0.2 }
+      else { cx = -3 + 1.5 * int(c / 5); cy = -3 + 1.5 * (c % 5); sd = 0.1 }
+      n++; if (($1 - cx) ^ 2 + ($2 - cy) ^ 2 <= (3 * sd) ^ 2) near++ }
+    END { printf "%.4f\n", near / n }' "$1"
+}
+
+
 # no_temporaries: no file of a failed atomic write may be left behind.
 no_temporaries() {
   local left
