@@ -313,7 +313,7 @@ def train(data, *, steps: int = 3000, batch: int = 512, divergence: str = "drift
           temperatures: Optional[Sequence[float]] = None, affinity_floor: float = 0.0,
           alpha: float = 0.5, mix: Tuple[float, float] = (1.0, 1.0), imq_beta: float = 1.5,
           observer: Optional[Callable[[dict], Any]] = None, progress: Optional[bool] = None,
-          return_history: bool = False, **options) -> Generator:
+          return_history: bool = False, labels=None, **options) -> Generator:
     """Trains a one-step generator on `data` (N x d) with the drifting loss, with the defaults of
     `gfd train` (Deng et al.'s field, Laplacian kernel, Silverman's bandwidth, 3000 steps of
     batch 512, min(2000, N/5) points held out for the sliced W2). Returns a gfd.Generator (and
@@ -324,6 +324,11 @@ def train(data, *, steps: int = 3000, batch: int = 512, divergence: str = "drift
     observe_every, ...). observer(progress dict) is called every observe_every steps (default
     100) and after the last; returning False stops. precision="float" computes the drift in
     float. The GIL is released while training; Ctrl-C stops it.
+
+    labels (N integers >= 0) trains a class-conditional generator with classifier-free guidance
+    (Deng et al.'s grouped field; divergence must be "drifting-deng"): then generate(n, seed,
+    cls=K, cfg=W). Its options: class_batch, positives, negatives, positive_bank, negative_bank,
+    cfg_min, cfg_max, cfg_power (the flags of `gfd train --conditional`).
     """
     if precision not in ("double", "float"):
         raise ValueError(f"gfd.train: precision must be 'double' or 'float', got {precision!r}")
@@ -348,8 +353,16 @@ def train(data, *, steps: int = 3000, batch: int = 512, divergence: str = "drift
             done[0] = p["step"]
             return True if observer is None else observer(p)
     try:
+        if labels is not None:
+            labels = [float(v) for v in list(labels)]
+            if precision == "float":
+                raise ValueError("gfd.train: labels (conditional training) compute the field in double; "
+                                 "drop precision='float'")
+            if divergence != "drifting-deng":
+                raise ValueError("gfd.train: labels (conditional training) need divergence='drifting-deng', "
+                                 f"got {divergence!r}")
         model, history = _core.train_generator(data, opts, kernel, float(imq_beta), divergence,
-                                               div_params, callback)
+                                               div_params, callback, labels)
     finally:
         if bar is not None:
             bar.close()

@@ -8,6 +8,7 @@
 
 #include <gfd/generator.hpp>
 
+#include <cmath>
 #include <set>
 #include <variant>
 
@@ -19,7 +20,8 @@ const std::set<std::string>& option_keys() {
       "noise_dim", "width", "depth", "widths", "batch", "target_batch", "steps", "lr", "warmup",
       "lr_final", "beta1", "beta2", "adam_eps", "grad_clip", "eta", "ema", "init_gain",
       "output_gain", "input_scale", "seed", "scaling", "bandwidth", "bandwidth_factor",
-      "multipliers", "float_drift", "holdout", "sw2_projections", "observe_every"};
+      "multipliers", "float_drift", "holdout", "sw2_projections", "observe_every", "class_batch",
+      "positives", "negatives", "positive_bank", "negative_bank", "cfg_min", "cfg_max", "cfg_power"};
   return keys;
 }
 
@@ -69,6 +71,14 @@ gfd::generator_options options_from(const py::dict& d) {
   read_option(d, "holdout", o.holdout);
   read_option(d, "sw2_projections", o.sw2_projections);
   read_option(d, "observe_every", o.observe_every);
+  read_option(d, "class_batch", o.class_batch);
+  read_option(d, "positives", o.positives);
+  read_option(d, "negatives", o.negatives);
+  read_option(d, "positive_bank", o.positive_bank);
+  read_option(d, "negative_bank", o.negative_bank);
+  read_option(d, "cfg_min", o.cfg_min);
+  read_option(d, "cfg_max", o.cfg_max);
+  read_option(d, "cfg_power", o.cfg_power);
   return o;
 }
 
@@ -89,8 +99,19 @@ py::dict progress_dict(const gfd::generator_progress& p) {
 /// after the last (False stops); returns (model, list of the progress dicts).
 py::tuple train_generator(const py::handle& data_in, const py::dict& options,
                           const std::string& kernel, double imq_beta, const std::string& divergence,
-                          const py::dict& divergence_params, const py::object& observer) {
+                          const py::dict& divergence_params, const py::object& observer,
+                          const py::object& labels_in) {
   constexpr const char* where = "gfd.train";
+  std::vector<int> labels;  // empty: unconditional
+  if (!labels_in.is_none()) {
+    for (const auto& l : labels_in) {
+      const double v = l.cast<double>();
+      if (!(v >= 0 && v < gfd::generator_model::max_classes && v == std::floor(v)))
+        gfd::detail::fail(where, "label ", labels.size(), " is not a class 0, 1, 2, ... (< ",
+                          gfd::generator_model::max_classes, "), got ", v);
+      labels.push_back(static_cast<int>(v));
+    }
+  }
   const rows_array<double> da = rows_of<double>(as_array(data_in, where, "data"));
   const cloud_map<double> data = view_of<double>(da);  // the trainer copies its training part
   const gfd::generator_options o = options_from(options);
@@ -121,7 +142,7 @@ py::tuple train_generator(const py::handle& data_in, const py::dict& options,
           gfd::registry::refuse_combination<D, K>(where, divergence);
         } else {
         py::gil_scoped_release release;
-        gfd::generator_trainer<K> trainer(data, o, kern);
+        gfd::generator_trainer<K> trainer(data, labels, o, kern);
         trainer.run(dv, [&](const gfd::generator_progress& p) {
           py::gil_scoped_acquire gil;
           if (PyErr_CheckSignals() != 0) throw py::error_already_set();
@@ -145,23 +166,30 @@ void bind_generator(py::module_& m) {
                                    "A trained one-step generator x = f(e), e ~ N(0, I) (gfd.train).")
       .def(
           "generate",
-          [](const gfd::generator_model& g, long n, std::uint64_t seed, bool use_ema) {
+          [](const gfd::generator_model& g, long n, std::uint64_t seed, bool use_ema, const py::object& cls,
+             double cfg) {
             Eigen::MatrixXd x;
+            const bool conditional = !cls.is_none();
+            const int c = conditional ? cls.cast<int>() : -1;
             {
               py::gil_scoped_release release;
-              x = g.generate(n, seed, use_ema);
+              x = conditional ? g.generate(n, seed, c, cfg, use_ema) : g.generate(n, seed, use_ema);
             }
             return to_array<double>(x);
           },
-          py::arg("n"), py::arg("seed") = 0, py::arg("use_ema") = true,
-          "n samples (n x d float64) from the noise of `seed`: the same as `gfd generate`.")
+          py::arg("n"), py::arg("seed") = 0, py::arg("use_ema") = true, py::arg("cls") = py::none(),
+          py::arg("cfg") = 1.0,
+          "n samples (n x d float64) from the noise of `seed`: the same as `gfd generate`. A "
+          "conditional model needs cls (the class) and takes cfg (the guidance scale omega).")
       .def(
           "generate_from_noise",
-          [](const gfd::generator_model& g, const py::handle& noise, bool use_ema) {
+          [](const gfd::generator_model& g, const py::handle& noise, bool use_ema, const py::object& cls, double cfg) {
             const rows_array<double> a = rows_of<double>(as_array(noise, "gfd.Generator.generate_from_noise", "noise"));
-            return to_array<double>(g.generate_from_noise(view_of<double>(a), use_ema));
+            return to_array<double>(
+                g.generate_from_noise(view_of<double>(a), use_ema, cls.is_none() ? -1 : cls.cast<int>(), cfg));
           },
-          py::arg("noise"), py::arg("use_ema") = true, "Samples for given noise (n x noise_dim).")
+          py::arg("noise"), py::arg("use_ema") = true, py::arg("cls") = py::none(), py::arg("cfg") = 1.0,
+          "Samples for given noise (n x noise_dim); cls and cfg as generate.")
       .def("save", [](const gfd::generator_model& g, const std::string& path) { gfd::save_generator(g, path); },
            py::arg("path"), "Writes the model file (the format of `gfd train --out`), atomically.")
       .def_static("load", [](const std::string& path) { return gfd::load_generator(path); },
@@ -170,6 +198,10 @@ void bind_generator(py::module_& m) {
       .def_property_readonly("noise_dim", &gfd::generator_model::noise_dim)
       .def_property_readonly("hidden", &gfd::generator_model::hidden)
       .def_property_readonly("steps_trained", &gfd::generator_model::steps_trained)
+      .def_property_readonly("classes", &gfd::generator_model::classes,
+                             "Number of classes of a conditional model (0 = unconditional).")
+      .def_property_readonly("guidance_range", &gfd::generator_model::guidance_range,
+                             "The guidance scales (omega_min, omega_max) seen in training.")
       .def_property_readonly("parameter_count",
                              [](const gfd::generator_model& g) { return g.network().parameter_count(); })
       .def("__repr__", [](const gfd::generator_model& g) {
@@ -179,12 +211,13 @@ void bind_generator(py::module_& m) {
           h += std::to_string(w);
         }
         return "gfd.Generator(dim=" + std::to_string(g.dim()) + ", noise_dim=" +
-               std::to_string(g.noise_dim()) + ", hidden=[" + h + "], steps_trained=" +
+               std::to_string(g.noise_dim()) + ", hidden=[" + h + "]" +
+               (g.conditional() ? ", classes=" + std::to_string(g.classes()) : std::string()) + ", steps_trained=" +
                std::to_string(g.steps_trained()) + ")";
       });
   m.def("train_generator", &train_generator, py::arg("data"), py::arg("options"), py::arg("kernel"),
         py::arg("imq_beta"), py::arg("divergence"), py::arg("divergence_params"),
-        py::arg("observer"), "See gfd.train.");
+        py::arg("observer"), py::arg("labels") = py::none(), "See gfd.train.");
 }
 
 }  // namespace gfd_py

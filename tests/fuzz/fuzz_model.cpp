@@ -17,6 +17,7 @@
 #include <gfd/generator.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -51,7 +52,8 @@ void check(std::string_view bytes) {
 
   const std::string out = m.to_bytes();
   GFD_FUZZ_CHECK(out.size() == bytes.size());
-  const std::size_t steps_at = 32 + 4 * hidden.size() + 8;  // after the parameter count
+  // After the parameter count; version 2 (conditional) has 24 more header bytes.
+  const std::size_t steps_at = 32 + (m.conditional() ? 24 : 0) + 4 * hidden.size() + 8;
   const std::uint64_t steps = load_u64(bytes, steps_at);
   constexpr auto long_max = static_cast<std::uint64_t>(std::numeric_limits<long>::max());
   GFD_FUZZ_CHECK(static_cast<std::uint64_t>(m.steps_trained()) == std::min(steps, long_max));
@@ -65,7 +67,14 @@ void check(std::string_view bytes) {
   }
 
   Eigen::MatrixXd sample;
-  GFD_FUZZ_CHECK(gfd_fuzz::accepts([&] { sample = m.generate(1, 0); }));
+  GFD_FUZZ_CHECK(m.classes() >= 0 && m.classes() <= gfd::generator_model::max_classes);
+  if (m.conditional()) {
+    const auto [lo, hi] = m.guidance_range();
+    GFD_FUZZ_CHECK(lo > 0 && lo <= hi && std::isfinite(hi));
+    GFD_FUZZ_CHECK(gfd_fuzz::accepts([&] { sample = m.generate(1, 0, m.classes() - 1, lo); }));
+  } else {
+    GFD_FUZZ_CHECK(gfd_fuzz::accepts([&] { sample = m.generate(1, 0); }));
+  }
   GFD_FUZZ_CHECK(sample.rows() == d && sample.cols() == 1);
 }
 

@@ -111,6 +111,11 @@ void model_corpus(const fs::path& dir) {
   gfd::generator_model deep(3, {3, 2}, Eigen::VectorXd::Zero(2), Eigen::VectorXd::Ones(2));
   deep.network().parameters().setConstant(0.25);
   put(dir / "deep.gfdgen", deep.to_bytes());
+  // A conditional model (format version 2): 3 classes, guidance range [1, 4].
+  gfd::generator_model cond(2, {3}, Eigen::VectorXd::Zero(2), Eigen::VectorXd::Ones(2), 3);
+  cond.set_guidance_range(1.0, 4.0);
+  cond.network().parameters().setLinSpaced(-0.5, 0.5);
+  put(dir / "conditional.gfdgen", cond.to_bytes());
   // Broken copies of the trained one: hash, truncation, magic, version.
   std::string bad = bytes;
   bad[bad.size() / 2] ^= 1;
@@ -120,7 +125,7 @@ void model_corpus(const fs::path& dir) {
   bad[1] = 'X';
   put(dir / "bad_magic.gfdgen", bad);
   bad = bytes;
-  bad[8] = 2;
+  bad[8] = 3;
   put(dir / "bad_version.gfdgen", bad);
   // Valid, with a step count above LONG_MAX (read as LONG_MAX): u64 at 32 + 4 H + 8, H = 1.
   std::string big = bytes;
