@@ -285,6 +285,12 @@ std::string labelled_toys() {
   return s;
 }
 
+void note_label_column(const gfd::table& t, const std::string& what, const std::string& flag) {
+  if (std::find(t.columns.begin(), t.columns.end(), "label") != t.columns.end())
+    std::cerr << "gfd: note: " << what << " has a column named 'label'; it is used as a coordinate "
+              << "(d = " << t.points.rows() << "). Give " << flag << " to use it as the classes\n";
+}
+
 std::vector<int> take_label_column(gfd::table& t, const std::string& spec, const std::string& what) {
   const auto d = static_cast<Eigen::Index>(t.points.rows());
   Eigen::Index col = -1;

@@ -138,6 +138,9 @@ gfd::table read_cloud(const std::string& path, Eigen::Index expected_dim = -1);
 /// a missing column (the message lists the columns), a table with no other column, or a label
 /// that is not an integer in [0, 2^20).
 std::vector<int> take_label_column(gfd::table& t, const std::string& spec, const std::string& what);
+/// A note on stderr when `t` has a column named "label" that is about to be used as a
+/// coordinate (`flag` says how to use it as the classes instead).
+void note_label_column(const gfd::table& t, const std::string& what, const std::string& flag);
 
 /// Whether `s` names a toy of the plane (gfd::toy::names()).
 bool is_toy(const std::string& s);

@@ -83,6 +83,7 @@ public:
       file = read_cloud(a.target);
       std::vector<int> file_labels;
       if (a.conditional) file_labels = take_label_column(file, label_spec, "--target " + a.target);
+      else note_label_column(file, "--target " + a.target, "--conditional");
       p.columns = file.columns;
       p.target_name = std::filesystem::path(a.target).filename().string();
       const target_split split = split_targets(file.points.cols(), a);

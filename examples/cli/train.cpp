@@ -152,6 +152,8 @@ int cmd_train(train_args a) {
       if (a.label_column.empty())
         throw usage_error("--conditional with a file: give --label-column NAME|INDEX (-1 = the last column)");
       labels = take_label_column(t, a.label_column, "--label-column");
+    } else {
+      note_label_column(t, "--target " + a.target, "--label-column label");
     }
     data = std::move(t.points);
     columns = std::move(t.columns);

@@ -90,6 +90,8 @@ expect 2 'has no classes' train --target swissroll --conditional --steps 2 --out
 expect 2 'give --label-column' train --target moons.csv --conditional --steps 2 --out x.gfdgen
 expect 2 'needs --divergence drifting-deng' train --target moons --conditional --divergence kl --steps 2 --out x.gfdgen
 expect 2 "no label column 'klass'" train --target moons.csv --label-column klass --steps 2 --out x.gfdgen
+expect 0 "column named 'label'; it is used as a coordinate \(d = 3\)" train --target moons.csv --steps 2 --holdout 0 --out x.gfdgen --quiet
+expect 0 "column named 'label'; it is used as a coordinate" drift --target moons.csv --steps 1 --out x.csv --quiet
 [[ $(od -An -tu1 -j8 -N1 overlap.gfdgen | tr -d ' ') == 2 ]] || fail "a conditional model is not format version 2"
 [[ $(od -An -tu1 -j8 -N1 plain.gfdgen | tr -d ' ') == 1 ]] || fail "an unconditional model is not format version 1"
 finish
