@@ -69,7 +69,7 @@ void check(std::string_view bytes) {
   Eigen::MatrixXd sample;
   GFD_FUZZ_CHECK(m.classes() >= 0 && m.classes() <= gfd::generator_model::max_classes);
   if (m.conditional()) {
-    const auto [lo, hi] = m.guidance_range();
+    const double lo = m.guidance_range().first, hi = m.guidance_range().second;
     GFD_FUZZ_CHECK(lo > 0 && lo <= hi && std::isfinite(hi));
     GFD_FUZZ_CHECK(gfd_fuzz::accepts([&] { sample = m.generate(1, 0, m.classes() - 1, lo); }));
   } else {
